@@ -1,0 +1,161 @@
+"""Multi-head scaled dot-product attention (Vaswani et al. 2017).
+
+Mirrors ``attention_layer`` of google-research/bert ``modeling.py``: separate
+``query``/``key``/``value`` dense projections (kernels ``[in, heads·size]``, so
+the original ``attention/self/{query,key,value}`` variables map 1:1), an
+additive mask (``mask_value`` · (1 − mask), −10000 in BERT) and dropout on the
+attention probabilities. The output projection ``output_dense`` corresponds to
+BERT's ``attention/output/dense`` and to PyTorch's ``out_proj``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+
+def _dense(units, use_bias, initializer, name):
+    return keras.layers.Dense(
+        units, use_bias=use_bias, kernel_initializer=initializer, name=name
+    )
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
+class MultiHeadAttention(keras.layers.Layer):
+    """Multi-head attention with explicit q/k/v projections.
+
+    Args:
+      num_heads: number of attention heads.
+      key_dim: size of each head for queries and keys.
+      value_dim: size of each head for values (default ``key_dim``).
+      output_dim: width of the output projection (default: query width).
+      dropout: dropout rate on the attention probabilities.
+      use_bias: whether the projections have biases.
+      kernel_initializer: initializer of the four kernels.
+      mask_value: added to the logits of masked positions (BERT: −10000; use a
+        very large negative number for PyTorch ``-inf`` semantics).
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        value_dim=None,
+        output_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        mask_value=-10000.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if num_heads <= 0 or key_dim <= 0:
+            raise ValueError(
+                f"num_heads and key_dim must be positive, got {num_heads}, {key_dim}"
+            )
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.value_dim = int(value_dim or key_dim)
+        self.output_dim = output_dim
+        self.dropout_rate = float(dropout)
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.mask_value = float(mask_value)
+        init = self.kernel_initializer
+        self.query = _dense(self.num_heads * self.key_dim, use_bias, init, "query")
+        self.key = _dense(self.num_heads * self.key_dim, use_bias, init, "key")
+        self.value = _dense(self.num_heads * self.value_dim, use_bias, init, "value")
+        self.output_dense = None
+        self.dropout = keras.layers.Dropout(self.dropout_rate)
+
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        value_shape = value_shape or query_shape
+        key_shape = key_shape or value_shape
+        self.query.build(query_shape)
+        self.key.build(key_shape)
+        self.value.build(value_shape)
+        out = self.output_dim or int(query_shape[-1])
+        self.output_dense = _dense(out, self.use_bias, self.kernel_initializer, "output_dense")
+        self.output_dense.build(tuple(query_shape[:-1]) + (self.num_heads * self.value_dim,))
+        self.built = True
+
+    def _split_heads(self, x, size):
+        # [B, T, H*S] -> [B, H, T, S]
+        b, t = tf.shape(x)[0], tf.shape(x)[1]
+        x = tf.reshape(x, [b, t, self.num_heads, size])
+        return tf.transpose(x, [0, 2, 1, 3])
+
+    def call(
+        self,
+        query,
+        value=None,
+        key=None,
+        attention_mask=None,
+        causal=False,
+        training=None,
+        return_attention_scores=False,
+    ):
+        value = query if value is None else value
+        key = value if key is None else key
+        q = self._split_heads(self.query(query), self.key_dim)
+        k = self._split_heads(self.key(key), self.key_dim)
+        v = self._split_heads(self.value(value), self.value_dim)
+        # Scale q before the product: same maths as BERT's scaled logits,
+        # one [T, S] multiply instead of one on [T, T].
+        q = q * tf.cast(1.0 / math.sqrt(self.key_dim), q.dtype)
+        logits = tf.matmul(q, k, transpose_b=True)  # [B, H, Tq, Tk]
+        # Softmax statistics in float32 (mixed precision keeps them exact).
+        logits = tf.cast(logits, tf.float32)
+        mask = self._combine_masks(attention_mask, causal, tf.shape(logits))
+        if mask is not None:
+            logits += (1.0 - mask) * self.mask_value
+        probs = tf.nn.softmax(logits, axis=-1)
+        probs = tf.cast(probs, v.dtype)
+        probs_dropped = self.dropout(probs, training=training)
+        context = tf.matmul(probs_dropped, v)  # [B, H, Tq, Sv]
+        context = tf.transpose(context, [0, 2, 1, 3])
+        b, t = tf.shape(context)[0], tf.shape(context)[1]
+        context = tf.reshape(context, [b, t, self.num_heads * self.value_dim])
+        out = self.output_dense(context)
+        if return_attention_scores:
+            return out, probs
+        return out
+
+    @staticmethod
+    def _combine_masks(attention_mask, causal, logits_shape):
+        """Return a float32 mask broadcastable to [B, H, Tq, Tk] (1 keep, 0 drop)."""
+        mask = None
+        if attention_mask is not None:
+            mask = tf.cast(attention_mask, tf.float32)
+            rank = mask.shape.rank
+            if rank == 2:  # [B, Tk]
+                mask = mask[:, None, None, :]
+            elif rank == 3:  # [B, Tq, Tk]
+                mask = mask[:, None, :, :]
+            elif rank != 4:
+                raise ValueError(
+                    "attention_mask must have rank 2 ([B, Tk]), 3 ([B, Tq, Tk]) or 4; "
+                    f"got rank {rank}"
+                )
+        if causal:
+            tq, tk = logits_shape[2], logits_shape[3]
+            tri = tf.linalg.band_part(tf.ones([tq, tk], tf.float32), -1, tk - tq)
+            tri = tri[None, None, :, :]
+            mask = tri if mask is None else mask * tri
+        return mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            key_dim=self.key_dim,
+            value_dim=self.value_dim,
+            output_dim=self.output_dim,
+            dropout=self.dropout_rate,
+            use_bias=self.use_bias,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            mask_value=self.mask_value,
+        )
+        return config
