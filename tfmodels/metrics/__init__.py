@@ -1,0 +1,1 @@
+"""Evaluation metrics: `recsys` (recall, MRR, hit rate, NDCG over full rankings)."""
