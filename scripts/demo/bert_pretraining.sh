@@ -5,8 +5,8 @@
 # starts near 0 and rises). Usage: scripts/demo/bert_pretraining.sh [WORK_DIR] [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=${PYTHON:-.venv/bin/python}
-WORK=${1:-/tmp/tfmodels_demo_pretraining}
+PY=${PY:-${PYTHON:-.venv/bin/python}}
+WORK=${1:-${DEMO_OUT:-demo_out/bert/pretraining}}
 STEPS=${2:-200}
 export TF_CPP_MIN_LOG_LEVEL=2
 read -r MINILM LEE < <($PY - <<'PYEOF'
