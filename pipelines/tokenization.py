@@ -9,14 +9,19 @@ Mirrors google-research/bert ``tokenization.py``:
   continuations; a word longer than ``max_input_chars_per_word`` (200, the
   original's limit) or one that cannot be covered becomes ``[UNK]``.
 * :class:`FullTokenizer` - both of the above plus vocab conversion. It memoises
-  WordPiece results per word (same output, fewer Python loops).
+  WordPiece results per word and splits printable-ASCII lines with one regex
+  (same output, fewer Python loops; ``cache_size=0`` turns both off).
 
-:class:`InGraphTokenizer` reproduces the same ids with TensorFlow ops
-(``tf.strings`` regex ops + tensorflow-text ``FastWordpieceTokenizer``), so it
-runs inside ``tf.data`` and inside an exported SavedModel. Its character classes
-(punctuation, control, whitespace, combining marks) are generated from this
-interpreter's ``unicodedata`` so they agree with the Python tokenizer; lower-casing
-and NFD use ICU (TensorFlow's), which agrees with Python's on the tested corpus.
+:class:`InGraphTokenizer` reproduces the same ids with TensorFlow ops, so it
+runs inside ``tf.data`` and inside an exported SavedModel. Lines of printable
+ASCII (plus tab/newline/CR) go through one C++ op, tensorflow-text's end-to-end
+``FastWordpieceTokenizer`` (after a bytewise lower-casing): on such lines its
+whitespace/punctuation split and byte limit are provably the original's. Other
+lines take a general path of ``tf.strings`` regex ops + ``FastWordpieceTokenizer``
+on pre-split words, whose character classes (punctuation, control, whitespace,
+combining marks) are generated from this interpreter's ``unicodedata`` so they
+agree with the Python tokenizer; lower-casing and NFD use ICU (TensorFlow's),
+which agrees with Python's on the tested corpus.
 """
 
 from __future__ import annotations
@@ -240,11 +245,24 @@ class WordpieceTokenizer:
         return output
 
 
+# A line that is empty or holds only printable ASCII, tab, newline, carriage return.
+_ASCII_LINE = r"[\t\n\r\x20-\x7e]*"
+_ASCII_LINE_RE = re.compile(_ASCII_LINE)
+# On such a line BasicTokenizer's words are the alphanumeric runs and each other
+# non-space char (all ASCII non-alphanumerics count as punctuation).
+_ASCII_WORD_RE = re.compile(r"[0-9A-Za-z]+|[^0-9A-Za-z \t\n\r]")
+
+
 class FullTokenizer:
     """End-to-end tokenization: BasicTokenizer then WordPiece, plus id conversion.
 
-    ``cache_size`` words' WordPiece results are memoised (0 disables it and gives
-    the plain original algorithm, used as the pure-Python reference in benchmarks).
+    With ``cache_size`` > 0 (the default), WordPiece results of that many words are
+    memoised and lines of printable ASCII (plus tab/newline/CR) are split into
+    words by one regex: there cleaning and accent stripping change nothing,
+    lower-casing is ASCII's and BasicTokenizer's words are exactly the
+    alphanumeric runs and the single punctuation chars. Same output, fewer Python
+    loops. ``cache_size=0`` gives the plain original algorithm for every line,
+    used as the pure-Python reference in benchmarks and tests.
     """
 
     def __init__(self, vocab_file, do_lower_case=True, cache_size=1 << 16):
@@ -254,12 +272,23 @@ class FullTokenizer:
         self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
         self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
         self._pieces = self.wordpiece_tokenizer.tokenize_word
+        self._fast = bool(cache_size)
         if cache_size:
             self._pieces = functools.lru_cache(maxsize=cache_size)(self._pieces)
 
     def tokenize(self, text):
+        if self._fast:
+            text = convert_to_unicode(text)
+            if _ASCII_LINE_RE.fullmatch(text):
+                if self.do_lower_case:
+                    text = text.lower()
+                words = _ASCII_WORD_RE.findall(text)
+            else:
+                words = self.basic_tokenizer.tokenize(text)
+        else:
+            words = self.basic_tokenizer.tokenize(text)
         split_tokens = []
-        for token in self.basic_tokenizer.tokenize(text):
+        for token in words:
             split_tokens.extend(self._pieces(token))
         return split_tokens
 
@@ -313,10 +342,15 @@ def _char_classes():
 class InGraphTokenizer:
     """The FullTokenizer's ids computed by TensorFlow ops (tf.data / SavedModel ready).
 
-    Steps mirror BasicTokenizer: drop invalid UTF-8, drop control chars, (lower-case,
-    NFD, drop Mn), space out punctuation and CJK chars, split on whitespace, map
-    words over 200 chars to ``[UNK]``, then WordPiece with
+    General path, mirroring BasicTokenizer: drop invalid UTF-8, drop control
+    chars, (lower-case, NFD, drop Mn), space out punctuation and CJK chars, split
+    on whitespace, map words over 200 chars to ``[UNK]``, then WordPiece with
     tensorflow-text's FastWordpieceTokenizer (same greedy longest-match-first).
+    Lines of printable ASCII, tab, newline and CR (most English text) skip all of
+    that: there cleaning and accent stripping change nothing, a char is a byte,
+    and FastWordpieceTokenizer's own split on whitespace and punctuation (ASCII
+    non-alphanumerics) is BasicTokenizer's; one op (after a bytewise lower-case)
+    does it, several times faster.
 
     It is a ``tf.Module``, so an object holding it can be exported with
     ``tf.saved_model.save``; :meth:`tokenize` and :meth:`bert_pack_inputs` are
@@ -366,6 +400,17 @@ def _in_graph_class():
                 max_bytes_per_word=4 * self.max_input_chars_per_word + 4,
                 token_out_type=tf.int64, unknown_token=unk_token,
                 no_pretokenization=True, support_detokenization=False)
+            # Fast path, lines of printable ASCII plus \t \n \r only: there the
+            # original's cleaning and accent stripping are no-ops, lower-casing is
+            # ASCII's, whitespace is [ \t\n\r], punctuation is every other non-
+            # alphanumeric char and a character is a byte. FastWordpiece's own
+            # end-to-end pre-tokenization (split on whitespace and punctuation)
+            # then is exactly BasicTokenizer's, and its byte limit the 200-char one.
+            self._ascii_wordpiece = tf_text.FastWordpieceTokenizer(
+                vocab=tokens, suffix_indicator="##",
+                max_bytes_per_word=self.max_input_chars_per_word,
+                token_out_type=tf.int64, unknown_token=unk_token,
+                no_pretokenization=False, support_detokenization=False)
 
         def words(self, text):
             """Basic tokenization: tf.string [B] -> RaggedTensor [B, (words)]."""
@@ -386,7 +431,40 @@ def _in_graph_class():
                 tf.where(too_long, self.unk_token, words.flat_values))
 
         def tokenize(self, text):
-            """tf.string [B] -> int64 RaggedTensor [B, (wordpiece ids)]."""
+            """tf.string [B] -> int64 RaggedTensor [B, (wordpiece ids)].
+
+            Lines of printable ASCII (most English text) take a one-op C++ path;
+            the others take the general path of :meth:`words`; the results are
+            merged back in input order. A batch with no such other line skips
+            the split and the merge.
+            """
+            text = tf.convert_to_tensor(text, tf.string)
+            is_ascii = tf.strings.regex_full_match(text, _ASCII_LINE)
+
+            def ascii_only():
+                ids = self._tokenize_ascii(text)
+                return ids.flat_values, ids.row_splits
+
+            def mixed():
+                ascii_rows = tf.where(is_ascii)[:, 0]
+                other_rows = tf.where(tf.logical_not(is_ascii))[:, 0]
+                ids = tf.concat([
+                    self._tokenize_ascii(tf.gather(text, ascii_rows)),
+                    self._tokenize_general(tf.gather(text, other_rows)),
+                ], axis=0)
+                order = tf.math.invert_permutation(tf.concat([ascii_rows, other_rows], 0))
+                ids = tf.gather(ids, order)
+                return ids.flat_values, ids.row_splits
+
+            values, splits = tf.cond(tf.reduce_all(is_ascii), ascii_only, mixed)
+            return tf.RaggedTensor.from_row_splits(values, splits, validate=False)
+
+        def _tokenize_ascii(self, text):
+            if self.do_lower_case:
+                text = tf.strings.lower(text)  # bytewise: ASCII letters only
+            return self._ascii_wordpiece.tokenize(text)
+
+        def _tokenize_general(self, text):
             words = self.words(text)
             pieces = self._wordpiece.tokenize(words.flat_values)
             return words.with_flat_values(pieces).merge_dims(1, 2)

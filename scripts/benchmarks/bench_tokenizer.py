@@ -1,10 +1,15 @@
 """Tokenizer throughput: pure-Python reference vs FullTokenizer vs in-graph (batched).
 
-All three produce the same ids (checked here on the benchmark lines). The reference is
-the original algorithm as written (no memoisation); FullTokenizer memoises WordPiece
-per word; the in-graph tokenizer runs tensorflow-text ops on batches.
+All three produce the same ids (checked here on the benchmark lines). The reference
+is the original algorithm as written (FullTokenizer with cache_size=0: no memo, no
+ASCII shortcut); the default FullTokenizer memoises WordPiece per word and splits
+printable-ASCII lines with one regex; the in-graph tokenizer runs tensorflow-text
+ops on batches (printable-ASCII lines through one end-to-end FastWordpiece op, the
+others through the general path).
+The machine's load average is printed with the figures: on a shared machine it
+skews them.
 
-    python scripts/benchmarks/bench_tokenizer.py [--lines 20000] [--batch_size 1024]
+    python scripts/benchmarks/bench_tokenizer.py [--lines 20000] [--batch_size 1024] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=20000)
     parser.add_argument("--batch_size", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved timed runs of each tokenizer; medians are shown")
     parser.add_argument("--vocab_file", default=None,
                         help="default: the all-MiniLM-L6-v2 vocab (uncased, 30,522 tokens)")
     args = parser.parse_args()
@@ -65,33 +72,14 @@ def main():
     chars = sum(len(x) for x in lines)
     print(f"{len(lines)} lines, {chars / len(lines):.0f} chars/line, vocab {vocab}")
 
-    def timed(fn):
-        start = time.perf_counter()
-        out = fn()
-        return out, time.perf_counter() - start
-
     reference = FullTokenizer(vocab, do_lower_case=True, cache_size=0)
-    full = FullTokenizer(vocab, do_lower_case=True)
     graph = InGraphTokenizer(vocab, do_lower_case=True)
     tokenize = tf.function(graph.tokenize)
-
-    ref_ids, t_ref = timed(lambda: [reference.convert_tokens_to_ids(reference.tokenize(x))
-                                    for x in lines])
-    full_ids, t_full = timed(lambda: [full.convert_tokens_to_ids(full.tokenize(x))
-                                      for x in lines])
     batches = [tf.constant(lines[i:i + args.batch_size])
                for i in range(0, len(lines), args.batch_size)]
     for b in batches[:2]:
         tokenize(b)  # trace both the full and (possibly) the last batch shape
     tokenize(batches[-1])
-
-    def run_graph():
-        return [tokenize(b) for b in batches]
-
-    graph_out, t_graph = timed(run_graph)
-    graph_ids = [row for rt in graph_out for row in rt.to_list()]
-    assert ref_ids == full_ids == graph_ids, "tokenizers disagree"
-
     # The same ops as a tf.data map: batches tokenized in parallel on all cores.
     ds = (tf.data.Dataset.from_tensor_slices(lines).batch(args.batch_size)
           .map(graph.tokenize, num_parallel_calls=tf.data.AUTOTUNE)
@@ -99,16 +87,41 @@ def main():
     for _ in ds:
         pass  # warm-up
 
-    def run_dataset():
-        return [b for b in ds]
+    def timed(fn):
+        start = time.perf_counter()
+        out = fn()
+        return out, time.perf_counter() - start
 
-    ds_out, t_ds = timed(run_dataset)
-    assert [row for rt in ds_out for row in rt.to_list()] == ref_ids
+    def run_reference():
+        return [reference.convert_tokens_to_ids(reference.tokenize(x)) for x in lines]
 
-    rate = {k: len(lines) / t for k, t in
-            (("reference", t_ref), ("full", t_full), ("graph", t_graph), ("data", t_ds))}
+    def run_full():
+        full = FullTokenizer(vocab, do_lower_case=True)  # fresh, so its memo starts cold
+        return timed(lambda: [full.convert_tokens_to_ids(full.tokenize(x)) for x in lines])
+
+    def ids_of(ragged_batches):
+        return [row for rt in ragged_batches for row in rt.to_list()]
+
+    # Interleaved repeats, median time of each: a shared machine's load varies.
+    times = {"reference": [], "full": [], "graph": [], "data": []}
+    for _ in range(args.repeats):
+        ref_ids, t = timed(run_reference)
+        times["reference"].append(t)
+        full_ids, t = run_full()
+        times["full"].append(t)
+        graph_out, t = timed(lambda: [tokenize(b) for b in batches])
+        times["graph"].append(t)
+        ds_out, t = timed(lambda: [b for b in ds])
+        times["data"].append(t)
+        assert ref_ids == full_ids, "FullTokenizer disagrees with the reference"
+        assert ids_of(graph_out) == ref_ids, "in-graph tokenizer disagrees with the reference"
+        assert ids_of(ds_out) == ref_ids, "tf.data tokenizer disagrees with the reference"
+
+    rate = {k: len(lines) / sorted(t)[len(t) // 2] for k, t in times.items()}
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average {load} ({os.cpu_count()} cores)")
     print(f"pure-Python reference : {rate['reference']:10.0f} lines/s")
-    print(f"FullTokenizer (memo)  : {rate['full']:10.0f} lines/s "
+    print(f"FullTokenizer         : {rate['full']:10.0f} lines/s "
           f"({rate['full'] / rate['reference']:.1f}x reference)")
     print(f"in-graph, batch {args.batch_size:5d}: {rate['graph']:10.0f} lines/s "
           f"({rate['graph'] / rate['reference']:.1f}x reference, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import re
 import unicodedata
 
 import numpy as np
@@ -111,26 +112,89 @@ def test_invalid_utf8_bytes_are_dropped_in_both():
     assert graph.tokenize(tf.constant(raw)).to_list() == expected
 
 
+def _ascii_lines(rng, n):
+    """Random lines over every printable ASCII char plus tab/newline/CR, with words
+    around the 200-char limit and real vocab words in mixed case."""
+    printable = [chr(c) for c in range(0x20, 0x7F)] + ["\t", "\n", "\r"]
+    alnum = "unaffableUNAFFABLE0123456789"
+    words = "The quick brown FOX jumps Over unaffable runn ##ing [UNK] [CLS] can't".split()
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randint(0, 10)):
+            r = rng.random()
+            if r < 0.4:
+                parts.append(rng.choice(words))
+            elif r < 0.7:
+                parts.append("".join(rng.choice(printable) for _ in range(rng.randint(1, 8))))
+            else:
+                # Runs of alphanumerics of 195..205 chars, possibly glued to punctuation.
+                parts.append(rng.choice(["", "(", "-"]) + "".join(
+                    rng.choice(alnum) for _ in range(rng.randint(195, 205))) + rng.choice(
+                    ["", ".", "!?"]))
+        out.append(rng.choice([" ", "\t", "", "  "]).join(parts))
+    return out
+
+
+@pytest.mark.parametrize("do_lower_case", [True, False])
+def test_ascii_fast_path_and_merge_order(do_lower_case):
+    """Printable-ASCII lines take a separate path (in-graph and in FullTokenizer);
+    batches mixing them with other lines (non-ASCII, ASCII control chars, invalid
+    UTF-8) are merged back in order. Expected ids come from the plain original
+    algorithm (FullTokenizer with cache_size=0)."""
+    rng = random.Random(7)
+    full = tokenization.FullTokenizer(MINILM_VOCAB, do_lower_case, cache_size=0)
+    graph = tokenization.InGraphTokenizer(MINILM_VOCAB, do_lower_case)
+    every_char = "".join(chr(c) for c in range(0x20, 0x7F))
+    lines = [every_char, every_char[::-1], "A" * 200, "A" * 201, "x1" * 100 + "."]
+    lines += _ascii_lines(rng, 400)
+    others = ["ca\u0301fe\u0301 Caf\u00e9", "tab\x0bvt\x0cff\x1cfs\x7fdel\x00nul",
+              "\u4e2d\u6587 ok", "emoji \U0001F600!", "\u00c9" * 201]
+    mixed = list(lines)
+    for other in others:
+        mixed.insert(rng.randint(0, len(mixed)), other)
+    raw = [x.encode("utf-8") for x in mixed] + [b"ok \xff\xfe X", b"\xc3"]
+    expected = [full.convert_tokens_to_ids(full.tokenize(x)) for x in raw]
+    fast = tokenization.FullTokenizer(MINILM_VOCAB, do_lower_case)
+    assert [fast.convert_tokens_to_ids(fast.tokenize(x)) for x in raw] == expected
+    fn = tf.function(graph.tokenize)
+    assert fn(tf.constant(raw)).to_list() == expected
+    assert graph.tokenize(tf.constant(raw)).to_list() == expected  # eager too
+    ascii_expected = [full.convert_tokens_to_ids(full.tokenize(x)) for x in lines]
+    assert fn(tf.constant(lines)).to_list() == ascii_expected  # all-ASCII batch
+    assert fn(tf.constant(others)).to_list() == [
+        full.convert_tokens_to_ids(full.tokenize(x)) for x in others]
+    empty = fn(tf.constant([], tf.string))
+    assert empty.shape[0] == 0 and empty.flat_values.dtype == tf.int64
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("do_lower_case", [True, False])
 def test_python_and_in_graph_agree_on_corpus(do_lower_case):
     lines = corpus()
     assert len(lines) >= 20000
-    full = tokenization.FullTokenizer(MINILM_VOCAB, do_lower_case)
+    # The plain original algorithm (no memo, no ASCII shortcut) is the reference.
+    full = tokenization.FullTokenizer(MINILM_VOCAB, do_lower_case, cache_size=0)
+    fast = tokenization.FullTokenizer(MINILM_VOCAB, do_lower_case)
     graph = tokenization.InGraphTokenizer(MINILM_VOCAB, do_lower_case)
     fn = tf.function(graph.tokenize)
     got = []
     for i in range(0, len(lines), 4096):
         got.extend(fn(tf.constant(lines[i:i + 4096])).to_list())
-    mismatches = [
-        (line, full.tokenize(line))
-        for line, ids in zip(lines, got)
-        if ids != full.convert_tokens_to_ids(full.tokenize(line))
-    ]
+    expected = [full.convert_tokens_to_ids(full.tokenize(line)) for line in lines]
+    mismatches = [(line, full.tokenize(line), ids)
+                  for line, ids, want in zip(lines, got, expected) if ids != want]
+    assert not mismatches, mismatches[:3]
+    mismatches = [(line, full.tokenize(line), fast.tokenize(line))
+                  for line, want in zip(lines, expected)
+                  if fast.convert_tokens_to_ids(fast.tokenize(line)) != want]
     assert not mismatches, mismatches[:3]
     # The corpus really exercises the hard cases.
     n_unk = sum(ids.count(full.vocab["[UNK]"]) for ids in got)
     assert n_unk > 1000 and sum(not ids for ids in got) > 100
+    # ... and both in-graph paths (printable-ASCII lines and the others).
+    n_ascii = sum(re.fullmatch(r"[\t\n\r\x20-\x7e]*", line) is not None for line in lines)
+    assert 1000 < n_ascii < len(lines) - 1000
 
 
 def _has_unassigned_or_private(line):
