@@ -251,13 +251,22 @@ def main_impl():
                 input_context=ctx))
         iterator = iter(dataset)
         t_last, step_last = time.time(), step
+        first = True
         while step < FLAGS.num_train_steps:
             n = min(FLAGS.iterations_per_loop, FLAGS.num_train_steps - step,
                     FLAGS.save_checkpoints_steps - step % FLAGS.save_checkpoints_steps,
                     FLAGS.log_steps - step % FLAGS.log_steps)
+            if first:
+                n = 1  # the first call traces (and compiles): keep it out of examples/s
             lr = float(lr_schedule(step + n - 1))
             mean = train_loop(iterator, tf.constant(n)).numpy()
             step += n
+            if first and step % FLAGS.log_steps and step < FLAGS.num_train_steps:
+                now = time.time()
+                print(f"step {step}/{FLAGS.num_train_steps} loss {mean[0]:.4f} (first step, "
+                      f"with graph tracing and compilation: {now - t_last:.1f} s)", flush=True)
+                t_last, step_last = now, step
+            first = False
             if step % FLAGS.log_steps == 0 or step == FLAGS.num_train_steps:
                 now = time.time()
                 rate = (step - step_last) * FLAGS.train_batch_size / max(now - t_last, 1e-9)

@@ -47,6 +47,20 @@ def bench(fn, iters, warmup=1):
     return float(np.median(times))
 
 
+def bench_interleaved(runners, iters, warmup=1):
+    """Median seconds of each runner, timed in alternation."""
+    for _ in range(warmup):
+        for fn in runners.values():
+            fn()
+    times = {name: [] for name in runners}
+    for _ in range(iters):
+        for name, fn in runners.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
 def matmul_peak(n=2048, iters=5):
     a = tf.random.normal([n, n])
     b = tf.random.normal([n, n])
@@ -145,7 +159,8 @@ def main():
 
     torch.set_num_threads(os.cpu_count())
     peak = matmul_peak()
-    print(f"matmul peak (2048^3 float32, XLA): {peak:.1f} GFLOP/s, {os.cpu_count()} cores")
+    print(f"matmul peak (2048^3 float32, XLA): {peak:.1f} GFLOP/s, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f}")
     b, t, vocab = args.batch_size, args.seq_length, 30522
     rng = np.random.default_rng(0)
     inputs = {"input_ids": rng.integers(1, vocab, (b, t)).astype(np.int32),
@@ -160,12 +175,18 @@ def main():
         print(f"\n== {shape}: {layers}x{hidden}, batch {b} x {t}, "
               f"forward {flops / 1e9:.1f} GFLOP ==")
         for backward in (False, True):
+            print(f"(load average {os.getloadavg()[0]:.2f})", flush=True)
             mode = "fwd+bwd" if backward else "forward"
             mult = 3.0 if backward else 1.0
             results = {}
             for jit in (False, True):
-                for name, model in (("ours", ours), ("kerashub", hub)):
-                    sec = bench(tf_runner(model, inputs, jit, backward), args.iters)
+                # Interleaved: ours and KerasHub alternate iteration by iteration, so a
+                # change of machine load hits both alike.
+                pair = bench_interleaved(
+                    {name: tf_runner(model, inputs, jit, backward)
+                     for name, model in (("ours", ours), ("kerashub", hub))}, args.iters)
+                for name in ("ours", "kerashub"):
+                    sec = pair[name]
                     results[(name, jit)] = sec
                     print(f"{mode:8s} {name:9s} jit={jit!s:5s} {sec:7.3f} s  "
                           f"{b / sec:7.1f} ex/s  {mult * flops / sec / 1e9:6.1f} GFLOP/s "

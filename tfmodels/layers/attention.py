@@ -6,6 +6,10 @@ the original ``attention/self/{query,key,value}`` variables map 1:1), an
 additive mask (``mask_value`` · (1 − mask), −10000 in BERT) and dropout on the
 attention probabilities. The output projection ``output_dense`` corresponds to
 BERT's ``attention/output/dense`` and to PyTorch's ``out_proj``.
+
+Speed (not maths): projections of the same input run as one matmul on the
+concatenated kernels, and the 1/sqrt(size) logit scale is folded into the query
+kernel and bias (equal up to float32 rounding).
 """
 
 from __future__ import annotations
@@ -14,6 +18,18 @@ import math
 
 import keras
 import tensorflow as tf
+
+from tfmodels.layers.dense_ops import apply_dense
+
+
+def _in_xla_context():
+    """True while tracing a jit_compile function (it enters an XLA control-flow context)."""
+    try:
+        from tensorflow.python.ops import control_flow_util
+
+        return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+    except (ImportError, AttributeError):
+        return False
 
 
 def _dense(units, use_bias, initializer, name):
@@ -81,11 +97,64 @@ class MultiHeadAttention(keras.layers.Layer):
         self.output_dense.build(tuple(query_shape[:-1]) + (self.num_heads * self.value_dim,))
         self.built = True
 
-    def _split_heads(self, x, size):
-        # [B, T, H*S] -> [B, H, T, S]
-        b, t = tf.shape(x)[0], tf.shape(x)[1]
-        x = tf.reshape(x, [b, t, self.num_heads, size])
-        return tf.transpose(x, [0, 2, 1, 3])
+    def _projections(self, query, key, value):
+        """q, k, v as [B, H, T, S] tensors, q already scaled by 1/sqrt(key_dim).
+
+        Outside XLA, projections that read the same tensor (self-attention: all
+        three; DETR: query and key) run as ONE matmul on the kernels concatenated at call time
+        ([in, 3·H·S]) and are split after it; the variables stay three separate
+        [in, out] Dense kernels (checkpoint names do not change).
+        The 1/sqrt(key_dim) scale is folded into the query columns of the
+        concatenated kernel and bias (BERT scales the logits: same maths, a
+        [in, H·S] multiply instead of one on [B, H, T, T]).
+        """
+        scale = 1.0 / math.sqrt(self.key_dim)
+        if _in_xla_context():
+            # XLA already schedules three projections well; the slices after a fused
+            # matmul cost it more than they save (measured: bench_bert.py).
+            query_is_key = key_is_value = False
+        else:
+            query_is_key, key_is_value = query is key, key is value
+        if query_is_key and key_is_value:
+            groups = [((self.query, scale, self.key_dim), (self.key, 1.0, self.key_dim),
+                       (self.value, 1.0, self.value_dim), query)]
+        elif query_is_key:
+            groups = [((self.query, scale, self.key_dim), (self.key, 1.0, self.key_dim), query),
+                      ((self.value, 1.0, self.value_dim), value)]
+        else:
+            groups = [((self.query, scale, self.key_dim), query),
+                      ((self.key, 1.0, self.key_dim), key),
+                      ((self.value, 1.0, self.value_dim), value)]
+        heads = []
+        for group in groups:
+            *parts, x = group
+            heads.extend(self._fused_projection(x, parts))
+        return heads
+
+    def _fused_projection(self, x, parts):
+        x = tf.convert_to_tensor(x)
+        dtype = x.dtype
+        kernels, biases = [], []
+        for dense, scale, _ in parts:
+            k = tf.cast(dense.kernel, dtype)
+            kernels.append(k * tf.cast(scale, dtype) if scale != 1.0 else k)
+            if self.use_bias:
+                b = tf.cast(dense.bias, dtype)
+                biases.append(b * tf.cast(scale, dtype) if scale != 1.0 else b)
+        kernel = kernels[0] if len(kernels) == 1 else tf.concat(kernels, axis=1)
+        shape = tf.shape(x)
+        b, t = shape[0], shape[1]
+        y = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel)
+        if self.use_bias:
+            y = tf.nn.bias_add(y, biases[0] if len(biases) == 1 else tf.concat(biases, 0))
+        sizes = [size for _, _, size in parts]
+        if len(parts) == 1:
+            return [tf.transpose(tf.reshape(y, [b, t, self.num_heads, sizes[0]]), [0, 2, 1, 3])]
+        # tf.split + 4-D transposes: cheaper under XLA and in the gradient than one
+        # 5-D transpose of [B, T, n, H, S].
+        outs = tf.split(y, [self.num_heads * s for s in sizes], axis=-1)
+        return [tf.transpose(tf.reshape(o, [b, t, self.num_heads, s]), [0, 2, 1, 3])
+                for o, s in zip(outs, sizes)]
 
     def call(
         self,
@@ -99,12 +168,7 @@ class MultiHeadAttention(keras.layers.Layer):
     ):
         value = query if value is None else value
         key = value if key is None else key
-        q = self._split_heads(self.query(query), self.key_dim)
-        k = self._split_heads(self.key(key), self.key_dim)
-        v = self._split_heads(self.value(value), self.value_dim)
-        # Scale q before the product: same maths as BERT's scaled logits,
-        # one [T, S] multiply instead of one on [T, T].
-        q = q * tf.cast(1.0 / math.sqrt(self.key_dim), q.dtype)
+        q, k, v = self._projections(query, key, value)  # [B, H, T, S]
         logits = tf.matmul(q, k, transpose_b=True)  # [B, H, Tq, Tk]
         # Softmax statistics in float32 (mixed precision keeps them exact).
         logits = tf.cast(logits, tf.float32)
@@ -118,7 +182,7 @@ class MultiHeadAttention(keras.layers.Layer):
         context = tf.transpose(context, [0, 2, 1, 3])
         b, t = tf.shape(context)[0], tf.shape(context)[1]
         context = tf.reshape(context, [b, t, self.num_heads * self.value_dim])
-        out = self.output_dense(context)
+        out = apply_dense(self.output_dense, context)
         if return_attention_scores:
             return out, probs
         return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 
 from tfmodels.layers.activations import get_activation
+from tfmodels.layers.dense_ops import apply_dense
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -56,9 +57,10 @@ class FeedForward(keras.layers.Layer):
         self.built = True
 
     def call(self, x, training=None):
-        h = self.activation(self.intermediate(x))
+        # Flattened MatMul + BiasAdd (+ activation) on the Dense weights: see dense_ops.
+        h = apply_dense(self.intermediate, x, activation=self.activation)
         h = self.inner_dropout(h, training=training)
-        return self.output_dense(h)
+        return apply_dense(self.output_dense, h)
 
     def get_config(self):
         config = super().get_config()
