@@ -27,10 +27,16 @@ ids = rng.integers(1, 100, (8, 32)).astype("int32")
 mask = np.ones((8, 32), "int32")
 mask[:, 24:] = 0
 inputs = {"input_ids": ids, "input_mask": mask, "token_type_ids": np.zeros_like(ids)}
-eager = model(inputs)["sequence_output"].numpy()
-graph = tf.function(lambda x: model(x)["sequence_output"])(inputs).numpy()
+
+
+def sequence_output(x):
+    return model(x)["sequence_output"]
+
+
+eager = sequence_output(inputs).numpy()
+graph = tf.function(sequence_output)(inputs).numpy()
 t0 = time.perf_counter()
-jit = tf.function(lambda x: model(x)["sequence_output"], jit_compile=True)(inputs).numpy()
+jit = tf.function(sequence_output, jit_compile=True)(inputs).numpy()
 dt = time.perf_counter() - t0
 err = max(float(np.max(np.abs(graph - eager))), float(np.max(np.abs(jit - eager))))
 path = os.path.join(sys.argv[1], "tiny_bert_sequence_output.npy")
