@@ -32,6 +32,15 @@ def _in_xla_context():
         return False
 
 
+def head_size(hidden_size, num_heads):
+    """Width of one head; raises if ``hidden_size`` does not split evenly."""
+    if num_heads <= 0 or hidden_size % num_heads:
+        raise ValueError(
+            f"hidden_size ({hidden_size}) is not a multiple of num_heads ({num_heads})"
+        )
+    return hidden_size // num_heads
+
+
 def _dense(units, use_bias, initializer, name):
     return keras.layers.Dense(
         units, use_bias=use_bias, kernel_initializer=initializer, name=name

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import keras
 
-from tfmodels.layers.attention import MultiHeadAttention
+from tfmodels.layers.attention import MultiHeadAttention, head_size
 from tfmodels.layers.feed_forward import FeedForward
 from tfmodels.layers.layer_norm import LayerNorm
 
@@ -44,10 +44,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if hidden_size % num_heads:
-            raise ValueError(
-                f"hidden_size ({hidden_size}) is not a multiple of num_heads ({num_heads})"
-            )
+        head = head_size(hidden_size, num_heads)
         self.num_heads = int(num_heads)
         self.hidden_size = int(hidden_size)
         self.intermediate_size = int(intermediate_size)
@@ -57,7 +54,6 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self.epsilon = float(epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.mask_value = float(mask_value)
-        head = hidden_size // num_heads
         common = dict(
             dropout=dropout, kernel_initializer=self.kernel_initializer, mask_value=mask_value
         )
