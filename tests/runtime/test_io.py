@@ -1,0 +1,102 @@
+"""tfmodels.io on the local disk, on ``file://`` URIs and on TensorFlow's ``ram://``."""
+
+import os
+import uuid
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmodels import io
+
+
+@pytest.fixture(params=["local", "file", "ram"])
+def root(request, tmp_path):
+    if request.param == "local":
+        return str(tmp_path)
+    if request.param == "file":
+        return "file://" + str(tmp_path)
+    path = f"ram://io-{uuid.uuid4().hex}"
+    tf.io.gfile.makedirs(path)
+    return path
+
+
+def test_atomic_write_and_read(root):
+    path = io.join(root, "out.txt")
+    with io.atomic_write(path) as f:
+        f.write("hello\n")
+        assert not io.exists(path)
+    assert io.read_text(path) == "hello\n"
+    assert io.listdir(root) == ["out.txt"]
+
+
+def test_atomic_write_failure_keeps_old(root):
+    path = io.join(root, "out.txt")
+    with io.atomic_write(path) as f:
+        f.write("old")
+    with pytest.raises(RuntimeError):
+        with io.atomic_write(path) as f:
+            f.write("new, half")
+            raise RuntimeError("killed")
+    assert io.read_text(path) == "old"
+    assert io.listdir(root) == ["out.txt"]
+
+
+def test_atomic_path_binary(root):
+    path = io.join(root, "a.bin")
+    with io.atomic_path(path) as tmp:
+        with io.open_file(tmp, "wb") as f:
+            f.write(b"\x00\x01")
+    with io.open_file(path, "rb") as f:
+        assert f.read() == b"\x00\x01"
+
+
+def test_missing_directory_is_named(root):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        with io.atomic_write(io.join(root, "nope", "x.txt")) as f:
+            f.write("x")
+
+
+def test_remove_temporaries(root):
+    path = io.join(root, "x.txt")
+    left = io.temp_name(path)
+    with io.open_file(left, "w") as f:
+        f.write("partial")
+    with io.open_file(io.join(root, "other.txt"), "w") as f:
+        f.write("keep")
+    assert io.remove_temporaries(path) == [left]
+    assert io.listdir(root) == ["other.txt"]
+
+
+def test_expand_inputs(root):
+    for name in ["b.tfrecord", "a.tfrecord", "c.txt"]:
+        with io.open_file(io.join(root, name), "w") as f:
+            f.write("x")
+    spec = io.join(root, "*.tfrecord") + "," + io.join(root, "c.txt")
+    assert io.expand_inputs(spec) == [io.join(root, n) for n in
+                                      ["a.tfrecord", "b.tfrecord", "c.txt"]]
+    with pytest.raises(FileNotFoundError, match="--input_file: no file matches"):
+        io.expand_inputs(io.join(root, "*.none"), "--input_file")
+
+
+def test_atomic_directory_replaces_previous(tmp_path):
+    target = str(tmp_path / "export")
+    for value in (1, 2):
+        with io.atomic_directory(target) as tmp:
+            os.makedirs(tmp)
+            np.save(os.path.join(tmp, "v.npy"), np.array(value))
+    assert int(np.load(os.path.join(target, "v.npy"))) == 2
+    assert sorted(os.listdir(tmp_path)) == ["export"]
+    with pytest.raises(RuntimeError):
+        with io.atomic_directory(target) as tmp:
+            os.makedirs(tmp)
+            raise RuntimeError("failed export")
+    assert int(np.load(os.path.join(target, "v.npy"))) == 2
+    assert sorted(os.listdir(tmp_path)) == ["export"]
+
+
+def test_local_helpers():
+    assert io.is_local("/a/b") and io.is_local("file:///a") and not io.is_local("gs://b/x")
+    assert io.join("gs://bucket/dir", "f.txt") == "gs://bucket/dir/f.txt"
+    assert io.dirname("gs://bucket/dir/f.txt") == "gs://bucket/dir"
+    assert io.basename("gs://bucket/dir/f.txt") == "f.txt"
