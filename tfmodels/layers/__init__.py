@@ -2,6 +2,7 @@
 
 from tfmodels.layers.activations import gelu_exact, gelu_tanh, get_activation
 from tfmodels.layers.attention import MultiHeadAttention
+from tfmodels.layers.drop_path import DropPath
 from tfmodels.layers.feed_forward import FeedForward
 from tfmodels.layers.layer_norm import LayerNorm
 from tfmodels.layers.patch_embedding import PatchEmbedding
@@ -10,6 +11,7 @@ from tfmodels.layers.transformer_decoder import TransformerDecoderBlock
 from tfmodels.layers.transformer_encoder import TransformerEncoderBlock
 
 __all__ = [
+    "DropPath",
     "FeedForward",
     "LayerNorm",
     "MultiHeadAttention",

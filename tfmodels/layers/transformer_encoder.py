@@ -12,7 +12,8 @@ Pre-norm (Xiong et al. 2020; ViT ``Encoder1DBlock``)::
     x = x + dropout(ffn(LayerNorm(x)))
 
 ``pos`` (DETR's ``forward_post(src, pos=...)``) is added to queries and keys
-only, never to values.
+only, never to values. ``drop_path`` (stochastic depth) drops each residual branch
+per example during training, after its dropout.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import keras
 
 from tfmodels.layers.attention import MultiHeadAttention, head_size
+from tfmodels.layers.drop_path import DropPath
 from tfmodels.layers.feed_forward import FeedForward
 from tfmodels.layers.layer_norm import LayerNorm
 
@@ -38,6 +40,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
       norm_first: pre-norm if True, post-norm (BERT) if False.
       epsilon: LayerNorm epsilon (BERT 1e-12, ViT 1e-6, DETR 1e-5).
       mask_value: additive attention-mask value (BERT −10000).
+      drop_path: stochastic-depth rate of both residual branches (0 = off).
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         epsilon=1e-12,
         kernel_initializer="glorot_uniform",
         mask_value=-10000.0,
+        drop_path=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -89,6 +93,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.output_layer_norm = LayerNorm(epsilon=epsilon, name="output_layer_norm")
         self.attention_dropout_out = keras.layers.Dropout(hidden_dropout)
         self.ffn_dropout_out = keras.layers.Dropout(hidden_dropout)
+        self.drop_path_rate = float(drop_path)
+        self.drop_path = DropPath(drop_path) if drop_path else None
 
     def build(self, input_shape):
         if int(input_shape[-1]) != self.hidden_size:
@@ -107,18 +113,23 @@ class TransformerEncoderBlock(keras.layers.Layer):
             qk, value=x, key=qk, attention_mask=attention_mask, training=training
         )
 
+    def _branch(self, dropout, y, training):
+        y = dropout(y, training=training)
+        return y if self.drop_path is None else self.drop_path(y, training=training)
+
     def call(self, x, attention_mask=None, pos=None, training=None):
         if self.norm_first:
             h = self.attention_layer_norm(x)
-            x = x + self.attention_dropout_out(
-                self._attend(h, attention_mask, pos, training), training=training
-            )
+            x = x + self._branch(
+                self.attention_dropout_out, self._attend(h, attention_mask, pos, training),
+                training)
             h = self.output_layer_norm(x)
-            return x + self.ffn_dropout_out(self.ffn(h, training=training), training=training)
+            return x + self._branch(self.ffn_dropout_out, self.ffn(h, training=training),
+                                    training)
         a = self._attend(x, attention_mask, pos, training)
-        x = self.attention_layer_norm(x + self.attention_dropout_out(a, training=training))
+        x = self.attention_layer_norm(x + self._branch(self.attention_dropout_out, a, training))
         f = self.ffn(x, training=training)
-        return self.output_layer_norm(x + self.ffn_dropout_out(f, training=training))
+        return self.output_layer_norm(x + self._branch(self.ffn_dropout_out, f, training))
 
     def get_config(self):
         config = super().get_config()
@@ -134,5 +145,6 @@ class TransformerEncoderBlock(keras.layers.Layer):
             epsilon=self.epsilon,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             mask_value=self.mask_value,
+            drop_path=self.drop_path_rate,
         )
         return config
