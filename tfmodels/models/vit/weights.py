@@ -48,14 +48,14 @@ def original_names(model):
         t["cls"] = model.cls
     for i, block in enumerate(model.encoder_layers):
         p = f"{ORIGINAL_PREFIX}{i}"
-        att = block.attention
-        t.update(_norm(f"{p}/LayerNorm_0", block.attention_layer_norm))
+        att = block.self_attention
+        t.update(_norm(f"{p}/LayerNorm_0", block.self_attention_layer_norm))
         for part in ("query", "key", "value"):
             t.update(_dense(f"{p}/MultiHeadDotProductAttention_1/{part}", getattr(att, part)))
         t.update(_dense(f"{p}/MultiHeadDotProductAttention_1/out", att.output_dense))
         t.update(_norm(f"{p}/LayerNorm_2", block.output_layer_norm))
-        t.update(_dense(f"{p}/MlpBlock_3/Dense_0", block.ffn.intermediate))
-        t.update(_dense(f"{p}/MlpBlock_3/Dense_1", block.ffn.output_dense))
+        t.update(_dense(f"{p}/MlpBlock_3/Dense_0", block.feed_forward.intermediate))
+        t.update(_dense(f"{p}/MlpBlock_3/Dense_1", block.feed_forward.output_dense))
     t.update(_norm("Transformer/encoder_norm", model.encoder_norm))
     if model.pre_logits is not None:
         t.update(_dense("pre_logits", model.pre_logits))
