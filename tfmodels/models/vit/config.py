@@ -7,8 +7,9 @@ dataclass. ``num_classes`` and ``image_size`` come from the fine-tuning config i
 original (``dataset`` / ``pp.crop``); they are fields here so one object builds a model.
 ``hidden_act`` is the MLP activation: the original's flax ``nn.gelu`` is the tanh
 approximation (``"gelu_tanh"``, the default); timm/HF use the exact erf form (``"gelu"``,
-read from an HF ``config.json``). ``stochastic_depth`` is an addition (the original ViT model has none; AugReg's big_vision
-models use it): the drop-path rate of the last block, rising linearly from 0 (timm's rule).
+read from an HF ``config.json``). ``stochastic_depth`` is an addition (the original ViT
+model has none; AugReg's big_vision models use it): the drop-path rate of the last block,
+rising linearly from 0 over the blocks (timm's rule).
 """
 
 from __future__ import annotations

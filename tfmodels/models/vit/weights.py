@@ -12,11 +12,12 @@ keys are flax parameter paths (``vit_jax/checkpoint.py`` ``load``/``recover_tree
     Transformer/encoderblock_{i}/MlpBlock_3/Dense_{0,1}/{kernel, bias},
     Transformer/encoder_norm/{scale, bias}, pre_logits/{kernel, bias}, head/{kernel, bias}.
 
-:func:`original_names` maps each of those names to the model variable it fills (the
-per-head attention arrays are reshaped to our ``[D, D]`` kernels, row-major, which is the
-head-major order of our concatenated heads). :func:`hf_to_original` renames an HF
-``ViTForImageClassification`` / ``ViTModel`` state dict (torch layouts) to those names, so
-both formats go through one table.
+:func:`original_table` maps each of those names to the model variable it fills, for
+:func:`tfmodels.weights.load_weights` (the per-head attention arrays are reshaped to our
+``[D, D]`` kernels, row-major, which is the head-major order of our concatenated heads).
+:func:`hf_table` derives the HF ``ViTForImageClassification`` / ``ViTModel`` names
+(``vit.encoder.layer.{i}.attention.attention.query.weight``, ...; torch layouts) from the
+original ones, so the two formats cannot drift apart.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ import re
 
 import numpy as np
 
+from tfmodels import weights as W
+
 ORIGINAL_PREFIX = "Transformer/encoderblock_"
+POSEMB = "Transformer/posembed_input/pos_embedding"
 
 
 def _dense(prefix, dense):
@@ -37,12 +41,12 @@ def _norm(prefix, norm):
 
 
 def original_names(model):
-    """``{original .npz name: variable}`` for a built :class:`VisionTransformer`."""
+    """``{original .npz name: variable}`` for a :class:`VisionTransformer` (built here)."""
     model.build()
     t = {
         "embedding/kernel": model.patch_embedding.conv.kernel,
         "embedding/bias": model.patch_embedding.conv.bias,
-        "Transformer/posembed_input/pos_embedding": model.pos_embedding,
+        POSEMB: model.pos_embedding,
     }
     if model.cls is not None:
         t["cls"] = model.cls
@@ -64,101 +68,97 @@ def original_names(model):
     return t
 
 
-def to_variable_layout(name, value, shape):
-    """An original array in the variable's layout: attention q/k/v/out arrays are
-    ``[D, H, D/H]`` / ``[H, D/H]`` / ``[H, D/H, D]`` in flax and ``[D, D]`` / ``[D]`` here.
-    Other arrays must already have the variable's shape."""
-    value = np.asarray(value)
-    if "MultiHeadDotProductAttention_1" in name and value.size == int(np.prod(shape)):
-        return value.reshape(shape)
-    return value
+def _is_attention(name):
+    return "/MultiHeadDotProductAttention_1/" in name
 
 
-def config_from_original(state):
-    """Architecture read off an original-named state: dict of ViTConfig fields."""
-    kernel = state.get("embedding/kernel")
-    if kernel is None or np.ndim(kernel) != 4:
-        raise ValueError("not a ViT checkpoint: no 4-D embedding/kernel")
-    p, _, channels, hidden = np.shape(kernel)
-    layers = {int(m.group(1)) for k in state
-              for m in [re.match(r"Transformer/encoderblock_(\d+)/", k)] if m}
-    out = dict(patch_size=int(p), hidden_size=int(hidden), num_channels=int(channels),
-               num_layers=len(layers), classifier="token" if "cls" in state else "gap")
-    q = state.get(f"{ORIGINAL_PREFIX}0/MultiHeadDotProductAttention_1/query/kernel")
-    if q is not None and np.ndim(q) == 3:
-        out["num_heads"] = int(np.shape(q)[1])
-    mlp = state.get(f"{ORIGINAL_PREFIX}0/MlpBlock_3/Dense_0/kernel")
-    if mlp is not None:
-        out["mlp_dim"] = int(np.shape(mlp)[1])
-    if "pre_logits/kernel" in state:
-        out["representation_size"] = int(np.shape(state["pre_logits/kernel"])[1])
-    if "head/kernel" in state:
-        out["num_classes"] = int(np.shape(state["head/kernel"])[1])
+def original_table(model):
+    """Name table for :func:`tfmodels.weights.load_weights` from an original ``.npz``:
+    flax per-head attention arrays (``[D, H, D/H]``, ``[H, D/H]``, ``[H, D/H, D]``) are
+    reshaped to our variables; every other array is taken as is."""
+    return {name: W.Target(var, W.reshape(tuple(var.shape))) if _is_attention(name) else var
+            for name, var in original_names(model).items()}
+
+
+def to_original(model):
+    """``{original name: numpy array in the original layout}`` (the inverse of
+    :func:`original_table`), e.g. to write an ``.npz`` the original code loads."""
+    c = model.config
+    heads, size = c.num_heads, c.hidden_size // c.num_heads
+    out = {}
+    for name, var in original_names(model).items():
+        value = np.asarray(var.numpy() if hasattr(var, "numpy") else var)
+        if _is_attention(name):
+            if name.endswith("/out/kernel"):
+                value = value.reshape(heads, size, c.hidden_size)
+            elif name.endswith("/kernel"):
+                value = value.reshape(c.hidden_size, heads, size)
+            elif not name.endswith("/out/bias"):
+                value = value.reshape(heads, size)
+        out[name] = value
     return out
 
 
-# HF name pieces (after the layer index) -> original name pieces.
+# Original block-name pieces -> HF pieces.
 _HF_BLOCK = {
-    "layernorm_before": "LayerNorm_0",
-    "attention.attention.query": "MultiHeadDotProductAttention_1/query",
-    "attention.attention.key": "MultiHeadDotProductAttention_1/key",
-    "attention.attention.value": "MultiHeadDotProductAttention_1/value",
-    "attention.output.dense": "MultiHeadDotProductAttention_1/out",
-    "layernorm_after": "LayerNorm_2",
-    "intermediate.dense": "MlpBlock_3/Dense_0",
-    "output.dense": "MlpBlock_3/Dense_1",
+    "LayerNorm_0": "layernorm_before",
+    "MultiHeadDotProductAttention_1/query": "attention.attention.query",
+    "MultiHeadDotProductAttention_1/key": "attention.attention.key",
+    "MultiHeadDotProductAttention_1/value": "attention.attention.value",
+    "MultiHeadDotProductAttention_1/out": "attention.output.dense",
+    "LayerNorm_2": "layernorm_after",
+    "MlpBlock_3/Dense_0": "intermediate.dense",
+    "MlpBlock_3/Dense_1": "output.dense",
 }
 _HF_TOP = {
-    "embeddings.cls_token": "cls",
-    "embeddings.position_embeddings": "Transformer/posembed_input/pos_embedding",
-    "embeddings.patch_embeddings.projection.weight": "embedding/kernel",
-    "embeddings.patch_embeddings.projection.bias": "embedding/bias",
-    "layernorm.weight": "Transformer/encoder_norm/scale",
-    "layernorm.bias": "Transformer/encoder_norm/bias",
-    "pooler.dense.weight": "pre_logits/kernel",
-    "pooler.dense.bias": "pre_logits/bias",
-    "classifier.weight": "head/kernel",
-    "classifier.bias": "head/bias",
+    "cls": "vit.embeddings.cls_token",
+    POSEMB: "vit.embeddings.position_embeddings",
+    "embedding/kernel": "vit.embeddings.patch_embeddings.projection.weight",
+    "embedding/bias": "vit.embeddings.patch_embeddings.projection.bias",
+    "Transformer/encoder_norm/scale": "vit.layernorm.weight",
+    "Transformer/encoder_norm/bias": "vit.layernorm.bias",
+    "pre_logits/kernel": "vit.pooler.dense.weight",
+    "pre_logits/bias": "vit.pooler.dense.bias",
+    "head/kernel": "classifier.weight",
+    "head/bias": "classifier.bias",
 }
+# The tensors HF stores in another layout than ours, and the transform to ours.
+_HF_TRANSFORM = {"embedding/kernel": W.conv_oihw_to_hwio}
 
 
-def hf_original_name(name):
-    """Original name of an HF ViT parameter name (``vit.`` prefix optional), or None."""
-    key = name[len("vit."):] if name.startswith("vit.") else name
-    if key in _HF_TOP:
-        return _HF_TOP[key]
-    m = re.match(r"encoder\.layer\.(\d+)\.(.+)\.(weight|bias)$", key)
-    if not m or m.group(2) not in _HF_BLOCK:
-        return None
-    part = _HF_BLOCK[m.group(2)]
-    leaf = m.group(3)
-    if leaf == "weight":
-        leaf = "scale" if part.startswith("LayerNorm") else "kernel"
-    return f"{ORIGINAL_PREFIX}{m.group(1)}/{part}/{leaf}"
+def hf_name(original):
+    """HF (``ViTForImageClassification``) name of an original name, and the transform
+    from the HF tensor to our variable (torch Linear ``[out, in]`` is transposed)."""
+    if original in _HF_TOP:
+        name = _HF_TOP[original]
+    else:
+        m = re.match(rf"{ORIGINAL_PREFIX}(\d+)/(.+)/(kernel|bias|scale)$", original)
+        if not m:
+            raise ValueError(f"no HF name for {original}")
+        leaf = "bias" if m.group(3) == "bias" else "weight"
+        name = f"vit.encoder.layer.{m.group(1)}.{_HF_BLOCK[m.group(2)]}.{leaf}"
+    if original in _HF_TRANSFORM:
+        return name, _HF_TRANSFORM[original]
+    return name, W.transpose if original.endswith("/kernel") else None
 
 
-def hf_to_original(state):
-    """Renames an HF ViT state dict to original names in flax layouts.
+def hf_table(model):
+    """Name table for HF ViT safetensors (names with the ``vit.`` prefix; pass
+    :func:`hf_rename` as ``rename`` so ``ViTModel`` files without it load too)."""
+    table = {}
+    for original, var in original_names(model).items():
+        name, fn = hf_name(original)
+        table[name] = W.Target(var, fn) if fn is not None else var
+    return table
 
-    Returns ``(original_state, unmatched_hf_names)``. torch linear weights ``[out, in]``
-    are transposed; the patch conv ``[D, C, p, p]`` becomes HWIO; attention arrays are
-    returned in our ``[D, D]`` layout (accepted by :func:`to_variable_layout`).
-    """
-    out, unmatched = {}, []
-    for name, value in state.items():
-        original = hf_original_name(name)
-        if original is None:
-            unmatched.append(name)
-            continue
-        value = np.asarray(value)
-        if original == "embedding/kernel":
-            value = value.transpose(2, 3, 1, 0)
-        elif original.endswith("/kernel"):
-            value = value.T
-        out[original] = value
-    return out, unmatched
+
+def hf_rename(name):
+    """Source-name normaliser for HF files: ``ViTModel`` names lack the ``vit.`` prefix."""
+    if name.startswith(("embeddings.", "encoder.", "layernorm.", "pooler.")):
+        return "vit." + name
+    return name
 
 
 def is_hf_state(names):
     """True when the names look like an HF ViT state dict."""
-    return any(n.startswith(("vit.", "embeddings.", "encoder.layer.")) for n in names)
+    return any(hf_rename(n).startswith("vit.") for n in names)
