@@ -152,10 +152,26 @@ def hf_table(model):
     return table
 
 
+_HF5_BLOCK = {  # transformers >= 5 in-memory names -> the names HF files store
+    "attention.q_proj": "attention.attention.query",
+    "attention.k_proj": "attention.attention.key",
+    "attention.v_proj": "attention.attention.value",
+    "attention.o_proj": "attention.output.dense",
+    "mlp.fc1": "intermediate.dense",
+    "mlp.fc2": "output.dense",
+}
+
+
 def hf_rename(name):
-    """Source-name normaliser for HF files: ``ViTModel`` names lack the ``vit.`` prefix."""
-    if name.startswith(("embeddings.", "encoder.", "layernorm.", "pooler.")):
-        return "vit." + name
+    """Source-name normaliser for HF ViT state dicts: adds the ``vit.`` prefix that
+    ``ViTModel`` files lack, and maps transformers-5 in-memory names
+    (``layers.{i}.attention.q_proj``, ``mlp.fc1``) to the stored ones."""
+    if name.startswith(("embeddings.", "encoder.", "layers.", "layernorm.", "pooler.")):
+        name = "vit." + name
+    m = re.match(r"vit\.layers\.(\d+)\.(.+)\.(weight|bias)$", name)
+    if m:
+        part = _HF5_BLOCK.get(m.group(2), m.group(2))
+        name = f"vit.encoder.layer.{m.group(1)}.{part}.{m.group(3)}"
     return name
 
 
