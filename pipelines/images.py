@@ -104,6 +104,17 @@ def directory_info(directory):
                 num_examples=len(files), num_classes=len(class_names))
 
 
+def write_class_folders(images, labels, class_names, directory):
+    """Writes ``uint8 [N, H, W, C]`` images as PNG files ``{directory}/{class}/{i:05d}.png``
+    (the layout :func:`directory_info` reads); each file is written atomically."""
+    for name in class_names:
+        io.makedirs(io.join(directory, str(name)))
+    for i, (image, label) in enumerate(zip(images, labels)):
+        path = io.join(directory, str(class_names[int(label)]), f"{i:05d}.png")
+        with io.atomic_write(path, "wb") as f:
+            f.write(tf.io.encode_png(image).numpy())
+
+
 def _decode_bytes(data):
     image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
@@ -153,7 +164,7 @@ def _source(dataset, split, data_dir):
 
 
 def get_data(dataset, split, mode, batch_size, image_size, shuffle_buffer=50_000,
-             repeats=None, seed=None, data_dir=None):
+             repeats=None, seed=None, data_dir=None, augment=True):
     """``tf.data`` of ``(images [B, h, w, 3] float32 in [-1, 1], labels [B] int32)``.
 
     Args:
@@ -161,6 +172,7 @@ def get_data(dataset, split, mode, batch_size, image_size, shuffle_buffer=50_000
       split: ``train``/``test`` (directory) or a tfds split such as ``train[:98%]``.
       mode: ``train`` (shuffle, augment, repeat, drop the last partial batch) or ``test``.
       image_size: int or ``(h, w)``: the crop (train) / resize (test) size.
+      augment: training crop and flip (the original); False resizes as for evaluation.
     Returns ``(dataset, info)``; ``info`` has ``num_examples``, ``num_classes``,
     ``class_names``.
     """
@@ -175,8 +187,10 @@ def get_data(dataset, split, mode, batch_size, image_size, shuffle_buffer=50_000
 
     def _pp(encoded, label):
         image = decoder(encoded)
-        image = preprocess_for_train(image, size, seed) if train else \
-            preprocess_for_eval(image, size)
+        if train and augment:
+            image = preprocess_for_train(image, size, seed)
+        else:
+            image = preprocess_for_eval(image, size)
         return image, tf.cast(label, tf.int32)
 
     data = data.map(_pp, num_parallel_calls=tf.data.AUTOTUNE)

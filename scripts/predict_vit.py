@@ -10,7 +10,8 @@ image is decoded, resized to the model size (bilinear; left alone when it alread
 size) and scaled to [-1, 1] as ``(x - 127.5) / 127.5``; the top-5 classes and their
 probabilities are printed per image. ``--output_logits`` saves the ``[N, classes]`` logits
 in input order (``.npy``, written atomically). ``--labels``: one class name per line
-(e.g. ``ilsvrc2012_wordnet_lemmas.txt``).
+(e.g. ``ilsvrc2012_wordnet_lemmas.txt``). ``--model_config`` (an addition) reads the
+architecture from a ViTConfig JSON such as the ``config.json`` ``train_vit.py`` writes.
 
 Logic: :mod:`pipelines.images`, :mod:`tfmodels.models.vit`.
 """
@@ -31,6 +32,9 @@ flags.DEFINE_string("checkpoint", None, "Original .npz checkpoint or HF model.sa
 flags.DEFINE_integer("num_classes", None,
                      "Classes of the checkpoint's head (default: read from the checkpoint).")
 flags.DEFINE_string("image_size", "224", "Model input size: N or HEIGHTxWIDTH.")
+flags.DEFINE_string("model_config", None,
+                    "ViTConfig JSON (train_vit.py writes workdir/config.json): architecture "
+                    "fields override --model_name's.")
 flags.DEFINE_string("labels", None, "Text file with one class name per line.")
 flags.DEFINE_string("output_logits", None, "Write the logits of all images here (.npy).")
 flags.DEFINE_integer("batch_size", 8, "Images per forward pass.")
@@ -56,16 +60,24 @@ def run(images):
 
     from pipelines.images import decode_image_file, preprocess_for_eval
     from tfmodels import io
-    from tfmodels.models.vit import load_vit
+    from tfmodels.models.vit import ViTConfig, load_vit
 
     if not FLAGS.checkpoint:
         raise ValueError("--checkpoint is required")
     if not images:
         raise ValueError("give at least one IMAGE file")
     size = _image_size(FLAGS.image_size)
+    overrides = {}
+    if FLAGS.model_config:
+        try:
+            config = ViTConfig.from_json_file(FLAGS.model_config)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"--model_config: {e}") from None
+        overrides = {k: v for k, v in config.to_dict().items()
+                     if k not in ("model_name", "num_classes", "image_size")}
     try:
         model = load_vit(FLAGS.checkpoint, FLAGS.model_name, num_classes=FLAGS.num_classes,
-                         image_size=size)
+                         image_size=size, **overrides)
     except ValueError as e:
         raise ValueError(f"--checkpoint: {e}") from None
     except FileNotFoundError as e:
