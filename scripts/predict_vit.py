@@ -82,9 +82,10 @@ def run(images):
         raise ValueError(f"--checkpoint: {e}") from None
     except FileNotFoundError as e:
         raise FileNotFoundError(f"--checkpoint: {e}") from None
-    if model.head is None:
-        raise ValueError(f"--checkpoint {FLAGS.checkpoint} has no classification head; "
-                         "give --num_classes")
+    if model.head is None or not {"head/kernel", "classifier.weight"} & set(
+            model.load_report.loaded):
+        raise ValueError(f"--checkpoint {FLAGS.checkpoint} has no classification head with "
+                         f"{FLAGS.num_classes or 'any number of'} classes (check --num_classes)")
     print(f"Loaded {FLAGS.checkpoint} into {FLAGS.model_name} at {size[0]}x{size[1]} "
           f"({model.load_report.summary()})", flush=True)
     classes = model.config.num_classes

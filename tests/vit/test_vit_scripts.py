@@ -77,6 +77,10 @@ def test_predict_bad_inputs_one_line_errors(tmp_path):
     assert proc.returncode == 2
     assert "predict_vit.py: error:" in proc.stderr and "rgba.png has 4 channels" in proc.stderr
     assert "Traceback" not in proc.stderr
+    proc = _run("predict_vit.py", "--model_name=testing", f"--checkpoint={ckpt}",
+                "--image_size=32", "--num_classes=5",
+                "--model_config=" + _config_json(tmp_path, model), rgba)
+    assert proc.returncode == 2 and "no classification head with 5 classes" in proc.stderr
 
 
 @pytest.mark.slow
