@@ -16,8 +16,10 @@ Implementations (see :func:`active_implementation`):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
 
 import tensorflow as tf
 
@@ -87,11 +89,30 @@ def _composite(x, gamma, beta, epsilon):
     return tf.cast(y, x.dtype), tf.squeeze(mean, -1), tf.squeeze(rstd, -1)
 
 
+_EXPORT = threading.local()
+
+
+@contextlib.contextmanager
+def composite_only():
+    """Within this block (in this thread) every LayerNorm traces to plain TF ops.
+
+    For SavedModel export: a graph traced here holds no op of ours, so a client loads it
+    with TensorFlow alone (the op library need not exist there). Same maths, float32
+    statistics, as the fused op.
+    """
+    depth = getattr(_EXPORT, "depth", 0)
+    _EXPORT.depth = depth + 1
+    try:
+        yield
+    finally:
+        _EXPORT.depth = depth
+
+
 def _module(implementation):
     if implementation not in (None, "auto", *IMPLEMENTATIONS):
         raise ValueError(f"implementation must be one of auto, {', '.join(IMPLEMENTATIONS)}; "
                          f"got {implementation!r}")
-    if implementation == "composite":
+    if implementation == "composite" or getattr(_EXPORT, "depth", 0):
         return None
     module = loader.load_library()
     if module is None:
