@@ -164,7 +164,22 @@ def open_file(path: str, mode: str = "r"):
         if "b" in mode:
             return open(local_path(path), mode)
         return open(local_path(path), mode, encoding="utf-8", newline="\n")
-    return _gfile().GFile(path, mode)
+    return _gfile_class()(path, mode)
+
+
+_GFILE_CLASS = []
+
+
+def _gfile_class():
+    """``tf.io.gfile.GFile`` plus the ``writelines`` of Python file objects."""
+    if not _GFILE_CLASS:
+        class GFile(_gfile().GFile):
+            def writelines(self, lines):
+                for line in lines:
+                    self.write(line)
+
+        _GFILE_CLASS.append(GFile)
+    return _GFILE_CLASS[0]
 
 
 def read_text(path: str) -> str:

@@ -110,7 +110,7 @@ def test_atomic_directory_on_every_filesystem(root):
 
 def test_glob_isfile_and_text_mode(root):
     with io.open_file(io.join(root, "a.txt"), "w") as f:
-        f.write("x\u2028 z\ny\n")
+        f.writelines(["x\u2028 z\n", "y\n"])
     io.makedirs(io.join(root, "d.txt"))
     assert io.glob(io.join(root, "*.txt")) == [io.join(root, "a.txt"), io.join(root, "d.txt")]
     assert io.isfile(io.join(root, "a.txt")) and not io.isfile(io.join(root, "d.txt"))
