@@ -209,6 +209,42 @@ def expand_inputs(spec: str, what: str = "input") -> list[str]:
     return files
 
 
+def check_output(path: str, what: str, directory: bool = False,
+                 create_parent: bool = True) -> None:
+    """Checks before a long job that ``path`` can be written, so a bad target fails at
+    once rather than after the work: not a directory (or, with ``directory=True``, not a
+    file), its parent directory exists (created when ``create_parent``) and a file can be
+    created in it (a temporary probe, removed again).
+
+    Raises ``ValueError`` (``FileNotFoundError`` for a missing parent when not creating
+    it) naming ``what``, e.g. the flag.
+    """
+    path = str(path)
+    if not path or path.endswith("/"):
+        if not directory:
+            raise ValueError(f"{what}: {path!r} is not a file name")
+        path = path.rstrip("/") or path
+    if not directory and isdir(path):
+        raise ValueError(f"{what}: {path} is a directory")
+    if directory and exists(path) and not isdir(path):
+        raise ValueError(f"{what}: {path} exists and is not a directory")
+    parent = dirname(path)
+    if not isdir(parent):
+        if not create_parent:
+            raise FileNotFoundError(f"{what}: directory {parent} does not exist")
+        try:
+            makedirs(parent)
+        except Exception as e:  # OSError locally, tf.errors.OpError elsewhere
+            raise ValueError(f"{what}: cannot create directory {parent} ({e})") from None
+    probe = temp_name(path)
+    try:
+        with open_file(probe, "wb") as f:
+            f.write(b"")
+    except Exception as e:
+        raise ValueError(f"{what}: cannot write in {parent} ({e})") from None
+    remove(probe)
+
+
 def temp_name(path: str) -> str:
     """A fresh temporary name beside ``path`` (same directory, so rename is cheap)."""
     d, b = dirname(path), basename(path)

@@ -136,3 +136,20 @@ def test_local_helpers():
     assert io.join("gs://bucket/dir", "f.txt") == "gs://bucket/dir/f.txt"
     assert io.dirname("gs://bucket/dir/f.txt") == "gs://bucket/dir"
     assert io.basename("gs://bucket/dir/f.txt") == "f.txt"
+
+
+def test_check_output(root):
+    io.check_output(io.join(root, "new", "model.npz"), "-s")  # creates the parent
+    assert io.listdir(io.join(root, "new")) == []  # the probe is gone
+    with pytest.raises(ValueError, match="-s: .* is a directory"):
+        io.check_output(io.join(root, "new"), "-s")
+    with io.open_file(io.join(root, "file.txt"), "w") as f:
+        f.write("x")
+    with pytest.raises(ValueError, match="--export: .* exists and is not a directory"):
+        io.check_output(io.join(root, "file.txt"), "--export", directory=True)
+    io.check_output(io.join(root, "new"), "--export", directory=True)
+    with pytest.raises(FileNotFoundError, match="--output_file: directory .* does not exist"):
+        io.check_output(io.join(root, "nope", "x"), "--output_file", create_parent=False)
+    if io.is_local(root):  # a file where a directory should be: cannot create or write
+        with pytest.raises(ValueError, match="-s: cannot"):
+            io.check_output(io.join(root, "file.txt", "m.npz"), "-s")
