@@ -10,11 +10,11 @@ original silently encodes ``[CLS] [SEP]``).
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 
 import numpy as np
 
+from pipelines.fileio import io
 from pipelines.tokenization import convert_to_unicode
 
 _PAIR = re.compile(r"^(.*) \|\|\| (.*)$")
@@ -38,10 +38,10 @@ class InputFeatures:
 
 def read_examples(input_file):
     """One InputExample per line; ``a ||| b`` gives a pair."""
-    if not os.path.isfile(input_file):
+    if not io.isfile(input_file):
         raise FileNotFoundError(f"input_file not found: {input_file}")
     examples = []
-    with open(input_file, "rb") as f:
+    with io.open_file(input_file, "rb") as f:
         for line_no, raw in enumerate(f, start=1):
             line = convert_to_unicode(raw).strip()
             if not line:
