@@ -29,6 +29,7 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.fileio import io  # noqa: E402
 from pipelines.session_splits import (  # noqa: E402
     filter_sessions_and_items,
     read_yoochoose_clicks,
@@ -56,29 +57,29 @@ def _report(name, events):
 
 def run():
     src = FLAGS.path_to_original_data
-    clicks = os.path.join(src, "yoochoose-clicks.dat") if os.path.isdir(src) else src
-    if not os.path.isfile(clicks):
+    clicks = io.join(src, "yoochoose-clicks.dat") if io.isdir(src) else src
+    if not io.isfile(clicks):
         raise FileNotFoundError(f"--path_to_original_data: {clicks} does not exist")
     if FLAGS.min_item_support < 1 or FLAGS.min_session_length < 2:
         raise ValueError("--min_item_support must be >= 1 and --min_session_length >= 2")
     if FLAGS.test_seconds <= 0:
         raise ValueError("--test_seconds must be > 0")
     out = FLAGS.path_to_processed_data
-    os.makedirs(out, exist_ok=True)
+    io.makedirs(out)
     t0 = time.time()
     data = read_yoochoose_clicks(clicks)
     print(f"Read {len(data)} clicks from {clicks} in {time.time() - t0:.1f} s", flush=True)
     data = filter_sessions_and_items(data, FLAGS.min_item_support, FLAGS.min_session_length)
     train, test = split_last_days(data, FLAGS.test_seconds, FLAGS.min_session_length)
     _report("Full train set", train)
-    write_events(os.path.join(out, "rsc15_train_full.txt"), train)
+    write_events(io.join(out, "rsc15_train_full.txt"), train)
     _report("Test set", test)
-    write_events(os.path.join(out, "rsc15_test.txt"), test)
+    write_events(io.join(out, "rsc15_test.txt"), test)
     train_tr, valid = split_last_days(train, FLAGS.test_seconds, FLAGS.min_session_length)
     _report("Train set", train_tr)
-    write_events(os.path.join(out, "rsc15_train_tr.txt"), train_tr)
+    write_events(io.join(out, "rsc15_train_tr.txt"), train_tr)
     _report("Validation set", valid)
-    write_events(os.path.join(out, "rsc15_train_valid.txt"), valid)
+    write_events(io.join(out, "rsc15_train_valid.txt"), valid)
     print(f"Done in {time.time() - t0:.1f} s", flush=True)
 
 
