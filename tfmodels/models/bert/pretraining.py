@@ -19,6 +19,7 @@ Mirrors google-research/bert ``run_pretraining.py``:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import uuid
@@ -27,20 +28,26 @@ import keras
 import tensorflow as tf
 
 from tfmodels.models.bert.checkpoint import original_names
+from tfmodels.models.bert.config import BertConfig
 from tfmodels.models.bert.heads import BertPretrainingHeads, masked_lm_loss, next_sentence_loss
 from tfmodels.models.bert.model import BertModel
 
 
+@keras.saving.register_keras_serializable(package="tfmodels")
 class BertPretrainer(keras.Model):
     """BertModel with the masked LM and next sentence heads.
 
     ``call(features)`` takes the dict of the pre-training records (``input_ids``,
     ``input_mask``, ``segment_ids``, ``masked_lm_positions``) and returns
     ``masked_lm_log_probs`` [B*P, V] and ``next_sentence_log_probs`` [B, 2] (float32).
+    Keras-serializable (``get_config`` holds the BertConfig as a dict); the heads are
+    tied to this model's BertModel again when it is rebuilt.
     """
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = BertConfig.from_dict(config)
         self.config = config
         self.bert = BertModel(config, output_all_layers=False)
         self.cls = BertPretrainingHeads(config, self.bert)
@@ -60,6 +67,9 @@ class BertPretrainer(keras.Model):
     def original_names(self):
         """{original TF1 name: variable} of every weight."""
         return original_names(self.bert, [self.cls])
+
+    def get_config(self):
+        return {**super().get_config(), "config": dataclasses.asdict(self.config)}
 
 
 def pretraining_losses(outputs, features):
