@@ -14,11 +14,11 @@ raw RSC15 (YOOCHOOSE) click file, and per-user item sequences in the SASRec data
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 
-from pipelines.sessions import atomic_text_file, iter_delimited_blocks, write_event_table
+from pipelines.fileio import io
+from pipelines.sessions import iter_delimited_blocks, write_event_table
 
 __all__ = [
     "Events",
@@ -127,7 +127,7 @@ def read_yoochoose_clicks(path: str) -> Events:
     Raises:
       FileNotFoundError / ValueError naming the file and line.
     """
-    if not os.path.isfile(path):
+    if not io.isfile(path):
         raise FileNotFoundError(f"click file not found: {path}")
     sessions, items, times = [], [], []
     line_no = 1
@@ -194,7 +194,7 @@ def write_time_splits(out_dir: str, prefix: str, events: Events, seconds: float,
     paths = {}
     for title, name, part in parts:
         report(describe(title, part))
-        paths[name] = os.path.join(out_dir, f"{prefix}_{name}.txt")
+        paths[name] = io.join(out_dir, f"{prefix}_{name}.txt")
         write_events(paths[name], part)
     return paths
 
@@ -228,6 +228,7 @@ def _number_by_appearance(ids: np.ndarray) -> np.ndarray:
 
 def write_user_item_pairs(path: str, users, items) -> None:
     """Writes `user item` lines (space-separated, no header; the SASRec format) atomically."""
-    with atomic_text_file(path) as f:
+    io.makedirs(io.dirname(path))
+    with io.atomic_write(path, "w") as f:
         f.writelines(f"{u} {i}\n" for u, i in zip(np.asarray(users).tolist(),
                                                   np.asarray(items).tolist()))

@@ -29,6 +29,7 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.fileio import io  # noqa: E402
 from pipelines.session_splits import (  # noqa: E402
     Events,
     filter_sessions_and_items,
@@ -71,7 +72,7 @@ def default_inter_file():
 
 def run():
     path = FLAGS.inter_file or default_inter_file()
-    if not os.path.isfile(path):
+    if not io.isfile(path):
         raise FileNotFoundError(f"--inter_file: {path} does not exist")
     if FLAGS.test_days <= 0:
         raise ValueError("--test_days must be > 0")
@@ -84,7 +85,7 @@ def run():
     times = parse_times(cols[TIME], path, TIME)
     print(f"Read {len(times)} interactions from {path}", flush=True)
     out = FLAGS.output_dir
-    os.makedirs(out, exist_ok=True)
+    io.makedirs(out)
 
     events = Events(sessionize(users, times, FLAGS.session_gap), items, times)
     events = filter_sessions_and_items(events, FLAGS.min_item_support, FLAGS.min_session_length)
@@ -93,7 +94,7 @@ def run():
     write_time_splits(out, "ml100k", events, test_seconds, FLAGS.min_session_length, report)
 
     seq_users, seq_items = user_sequences(users, items, times, FLAGS.sasrec_min_count)
-    write_user_item_pairs(os.path.join(out, "ml-100k.txt"), seq_users, seq_items)
+    write_user_item_pairs(io.join(out, "ml-100k.txt"), seq_users, seq_items)
     print(f"SASRec sequences\n\tInteractions: {len(seq_users)}\n\tUsers: {seq_users.max()}"
           f"\n\tItems: {seq_items.max()}", flush=True)
 

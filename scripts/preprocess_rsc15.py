@@ -30,6 +30,7 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.fileio import io  # noqa: E402
 from pipelines.session_splits import (  # noqa: E402
     filter_sessions_and_items,
     read_yoochoose_clicks,
@@ -50,15 +51,15 @@ FLAGS = flags.FLAGS
 
 def run():
     src = FLAGS.path_to_original_data
-    clicks = os.path.join(src, "yoochoose-clicks.dat") if os.path.isdir(src) else src
-    if not os.path.isfile(clicks):
+    clicks = io.join(src, "yoochoose-clicks.dat") if io.isdir(src) else src
+    if not io.isfile(clicks):
         raise FileNotFoundError(f"--path_to_original_data: {clicks} does not exist")
     if FLAGS.min_item_support < 1 or FLAGS.min_session_length < 2:
         raise ValueError("--min_item_support must be >= 1 and --min_session_length >= 2")
     if FLAGS.test_seconds <= 0:
         raise ValueError("--test_seconds must be > 0")
     out = FLAGS.path_to_processed_data
-    os.makedirs(out, exist_ok=True)
+    io.makedirs(out)
     t0 = time.time()
     data = read_yoochoose_clicks(clicks)
     print(f"Read {len(data)} clicks from {clicks} in {time.time() - t0:.1f} s", flush=True)
