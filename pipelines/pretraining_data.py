@@ -51,9 +51,9 @@ from pipelines.tokenization import ascii_words
 _PRELOADED = {}
 
 
-def expand_file_patterns(value, flag="input_file"):
+def expand_file_patterns(value, what="input_files"):
     """Comma-separated globs -> sorted files per pattern; a pattern matching nothing
-    is an error naming the flag."""
+    is an error naming ``what`` (a script passes its flag, e.g. ``"--input_file"``)."""
     import glob
 
     files = []
@@ -63,10 +63,10 @@ def expand_file_patterns(value, flag="input_file"):
             continue
         matches = sorted(glob.glob(pattern))
         if not matches:
-            raise FileNotFoundError(f"--{flag}: no file matches {pattern}")
+            raise FileNotFoundError(f"{what}: no file matches {pattern}")
         files.extend(matches)
     if not files:
-        raise FileNotFoundError(f"--{flag} is empty")
+        raise FileNotFoundError(f"{what}: no file given")
     return files
 
 
@@ -117,7 +117,7 @@ def iter_raw_documents(input_files):
     doc = []
     for path in input_files:
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"--input_file: {path} does not exist")
+            raise FileNotFoundError(f"input_files: {path} does not exist")
         try:
             with open(path, encoding="utf-8", newline="\n") as reader:
                 for line in reader:
@@ -128,7 +128,7 @@ def iter_raw_documents(input_files):
                     else:
                         doc.append(line)
         except UnicodeDecodeError as e:
-            raise ValueError(f"--input_file: {path} is not valid UTF-8 ({e})") from None
+            raise ValueError(f"input_files: {path} is not valid UTF-8 ({e})") from None
     yield doc
 
 
@@ -244,7 +244,7 @@ class OutputFiles:
         for path in self.paths:
             directory = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(directory):
-                raise FileNotFoundError(f"--output_file: directory {directory} does not exist")
+                raise FileNotFoundError(f"output_files: directory {directory} does not exist")
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".tmp-")
             self._tmp.append(tmp)
             self._files.append(os.fdopen(fd, "wb"))
@@ -399,14 +399,14 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
     """
     opts.validate()
     if not input_files:
-        raise FileNotFoundError("--input_file matched no files")
+        raise FileNotFoundError("input_files: no file given")
     for path in input_files:
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"--input_file: {path} does not exist")
+            raise FileNotFoundError(f"input_files: {path} does not exist")
     if not output_files:
-        raise ValueError("--output_file is empty")
+        raise ValueError("output_files: no file given")
     if num_workers < 1:
-        raise ValueError(f"--num_workers={num_workers} must be at least 1")
+        raise ValueError(f"num_workers={num_workers} must be at least 1")
     start = time.time()
     out = OutputFiles(output_files)
     try:
@@ -419,7 +419,7 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
             docs, count = _run_workers(input_files, tokenizer_factory, opts, random_seed,
                                        num_workers, out, max_buffer_bytes, progress)
         if docs == 0:
-            raise ValueError(f"--input_file: no text found in {', '.join(input_files)}")
+            raise ValueError(f"input_files: no text found in {', '.join(input_files)}")
         out.commit()
     except BaseException:
         out.abort()

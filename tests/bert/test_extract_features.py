@@ -76,7 +76,8 @@ def test_output_format_and_values(tiny_bert, tmp_path):
             assert value == round(value, 6)
 
 
-@pytest.mark.parametrize("case", ["missing_input", "empty_line", "vocab_mismatch"])
+@pytest.mark.parametrize("case", ["missing_input", "empty_line", "vocab_mismatch",
+                                  "missing_checkpoint"])
 def test_bad_input_gives_one_error_line(tiny_bert, tmp_path, case):
     d, _ = tiny_bert
     inp = tmp_path / "input.txt"
@@ -88,6 +89,8 @@ def test_bad_input_gives_one_error_line(tiny_bert, tmp_path, case):
         big = tmp_path / "vocab.txt"
         big.write_text("".join(t + "\n" for t in VOCAB + [f"w{i}" for i in range(5)]))
         extra["vocab_file"] = big
+    if case == "missing_checkpoint":
+        extra["init_checkpoint"] = tmp_path / "nope" / "bert_model.ckpt"
     result = _run(*_flags(d, inp, tmp_path / "out.jsonl", **extra))
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
@@ -95,7 +98,8 @@ def test_bad_input_gives_one_error_line(tiny_bert, tmp_path, case):
               if line.startswith("extract_features.py: error:")]
     assert len(errors) == 1, result.stderr
     expected = {"missing_input": "input_file not found", "empty_line": "line 2 is empty",
-                "vocab_mismatch": "vocab_size"}[case]
+                "vocab_mismatch": "vocab_size",
+                "missing_checkpoint": "--init_checkpoint: checkpoint not found"}[case]
     assert expected in errors[0]
     assert not (tmp_path / "out.jsonl").exists()
 

@@ -112,15 +112,18 @@ def test_script_bad_inputs(tmp_path, lee_text, vocab_file):
     out = str(tmp_path / "o.tfrecord")
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
-    cases = [
+    cases = [  # the library names its arguments, the script the flags
         ([f"--input_file={tmp_path}/missing.txt", f"--output_file={out}",
-          f"--vocab_file={vocab_file}"], "input_file"),
+          f"--vocab_file={vocab_file}"], "--input_file: no file matches"),
         ([f"--input_file={empty}", f"--output_file={out}", f"--vocab_file={vocab_file}"],
-         "no text"),
+         "--input_file: no text"),
         ([f"--input_file={lee_text}", f"--output_file={out}", f"--vocab_file={vocab_file}",
-          "--max_seq_length=16", "--max_predictions_per_seq=20"], "max_predictions_per_seq"),
+          "--max_seq_length=16", "--max_predictions_per_seq=20"],
+         "--max_predictions_per_seq=20 is larger than --max_seq_length=16"),
         ([f"--input_file={lee_text}", f"--output_file={out}",
-          f"--vocab_file={tmp_path}/nope.txt"], "vocab_file"),
+          f"--vocab_file={tmp_path}/nope.txt"], "--vocab_file"),
+        ([f"--input_file={lee_text}", f"--output_file={out}", f"--vocab_file={vocab_file}",
+          "--num_workers=0"], "--num_workers=0 must be at least 1"),
     ]
     for args, needle in cases:
         rc, _, err = _run_script(args)

@@ -148,9 +148,12 @@ class TrainingCheckpoint(NamedCheckpoint):
       optimizer: a built :class:`tfmodels.optimization.AdamWeightDecay` (may be
         wrapped in a ``LossScaleOptimizer``; its slots are saved).
       max_to_keep: number of checkpoints kept (the Estimator default, 5).
+      mismatch_hint: appended to the error when a checkpoint does not fit the model
+        (a script names its flag: ``"; does --bert_config_file match it?"``).
     """
 
-    def __init__(self, directory, pretrainer, optimizer, max_to_keep=5):
+    def __init__(self, directory, pretrainer, optimizer, max_to_keep=5,
+                 mismatch_hint="; does the BertConfig match it?"):
         table = dict(pretrainer.original_names())
         covered = {id(v) for v in table.values()}
         stray = [v.path for v in pretrainer.trainable_variables if id(v) not in covered]
@@ -164,4 +167,4 @@ class TrainingCheckpoint(NamedCheckpoint):
             extra["loss_scale"] = scale
         super().__init__(directory, table, step_variable=optimizer.iterations, extra=extra,
                          max_to_keep=max_to_keep,
-                         mismatch_hint="; does --bert_config_file match it?")
+                         mismatch_hint=mismatch_hint)
