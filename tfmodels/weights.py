@@ -243,6 +243,10 @@ class TF1CheckpointReader:
     def names(self):
         return sorted(self._reader.get_variable_to_shape_map())
 
+    def shapes(self):
+        """{name: shape} without reading the tensors."""
+        return {k: tuple(v) for k, v in self._reader.get_variable_to_shape_map().items()}
+
     def read(self, name):
         return np.asarray(self._reader.get_tensor(name))
 
