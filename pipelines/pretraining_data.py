@@ -19,7 +19,9 @@ in the same order. What differs is how, not what:
   ``max_buffer_bytes``, so memory does not grow with ``dupe_factor`` beyond one
   integer per instance for the final shuffle (the original keeps every instance
   as Python objects);
-* outputs are written to temporary files and renamed into place at the end.
+* outputs are written to temporary files beside them and renamed into place at the
+  end, on any TensorFlow filesystem (``gs://``, ``file://``...; TensorFlow is imported only
+  for non-local paths): see :class:`OutputFiles` for what a kill leaves.
 
 ``num_workers=N > 1`` shards the documents (raw document k goes to worker k % N) over
 N processes. Each worker runs the same algorithm on its shard with its own generator
@@ -42,6 +44,7 @@ import tempfile
 import time
 
 from pipelines import tfrecord_io
+from pipelines.fileio import io
 from pipelines.pretraining_instances import (
     VocabInfo,
     create_instances_from_document,
@@ -52,16 +55,15 @@ _PRELOADED = {}
 
 
 def expand_file_patterns(value, what="input_files"):
-    """Comma-separated globs -> sorted files per pattern; a pattern matching nothing
-    is an error naming ``what`` (a script passes its flag, e.g. ``"--input_file"``)."""
-    import glob
-
+    """Comma-separated globs -> sorted files per pattern (``tf.gfile.Glob`` in the
+    original; any TensorFlow filesystem); a pattern matching nothing is an error naming
+    ``what`` (a script passes its flag, e.g. ``"--input_file"``)."""
     files = []
     for pattern in (value or "").split(","):
         pattern = pattern.strip()
         if not pattern:
             continue
-        matches = sorted(glob.glob(pattern))
+        matches = io.glob(pattern)
         if not matches:
             raise FileNotFoundError(f"{what}: no file matches {pattern}")
         files.extend(matches)
@@ -116,10 +118,10 @@ def iter_raw_documents(input_files):
     """
     doc = []
     for path in input_files:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"input_files: {path} does not exist")
+        if not io.isfile(path):
+            raise FileNotFoundError(f"input_files: {path} does not exist or is not a file")
         try:
-            with open(path, encoding="utf-8", newline="\n") as reader:
+            with io.open_file(path, "r") as reader:
                 for line in reader:
                     line = line.strip()
                     if not line:
@@ -235,19 +237,27 @@ class RecordSpool:
 
 
 class OutputFiles:
-    """Round-robin TFRecord writers that write temporaries and rename on commit."""
+    """Round-robin TFRecord writers on temporaries, renamed into place on commit.
+
+    Each output is checked first (``--output_file`` naming it: an existing directory or a
+    missing parent directory is an error) and temporaries a killed run left beside it are
+    deleted. The records go to temporaries (:class:`tfmodels.io.AtomicFiles`); on commit
+    all are complete and synced before any output is touched, then the previous outputs
+    are deleted and the temporaries renamed. A kill before that point leaves the previous
+    outputs as they were; a kill during the renames leaves some new outputs, none of the
+    previous ones, and temporaries (removed by the next run) — never a mix of old and new.
+    """
 
     def __init__(self, output_files, batch_size=1024):
         self.paths = list(output_files)
-        self._tmp = []
-        self._files = []
         for path in self.paths:
-            directory = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(directory):
-                raise FileNotFoundError(f"output_files: directory {directory} does not exist")
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".tmp-")
-            self._tmp.append(tmp)
-            self._files.append(os.fdopen(fd, "wb"))
+            io.check_output(path, "output_files", create_parent=False)
+            io.remove_temporaries(path)
+        self._atomic = io.AtomicFiles(self.paths)
+        self._files = [io.open_file(tmp, "wb") for tmp in self._atomic.temps]
+        directory = io.dirname(self.paths[0])
+        # Spool and worker files stay on the local disk (beside a local output).
+        self.spool_directory = io.local_path(directory) if io.is_local(directory) else None
         self._pending = [[] for _ in self.paths]
         self._batch = batch_size
         self.count = 0
@@ -268,17 +278,12 @@ class OutputFiles:
         for j, f in enumerate(self._files):
             self._flush(j)
             f.close()
-        for tmp, path in zip(self._tmp, self.paths):
-            os.replace(tmp, path)
-        self._tmp = []
+        self._atomic.commit()
 
     def abort(self):
         for f in self._files:
             f.close()
-        for tmp in self._tmp:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        self._tmp = []
+        self._atomic.abort()
 
 
 @dataclasses.dataclass
@@ -401,8 +406,8 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
     if not input_files:
         raise FileNotFoundError("input_files: no file given")
     for path in input_files:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"input_files: {path} does not exist")
+        if not io.isfile(path):
+            raise FileNotFoundError(f"input_files: {path} does not exist or is not a file")
     if not output_files:
         raise ValueError("output_files: no file given")
     if num_workers < 1:
@@ -411,7 +416,7 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
     out = OutputFiles(output_files)
     try:
         if num_workers == 1:
-            out.directory = os.path.dirname(os.path.abspath(output_files[0]))
+            out.directory = out.spool_directory
             docs, count = _run_shard(input_files, tokenizer_factory, opts, random_seed, 0, 1,
                                      out, max_buffer_bytes,
                                      Progress() if progress else None, log_examples)
@@ -429,8 +434,9 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
 
 def _run_workers(input_files, tokenizer_factory, opts, seed, num_workers, out,
                  max_buffer_bytes, progress):
-    directory = os.path.dirname(os.path.abspath(out.paths[0]))
-    workdir = tempfile.mkdtemp(dir=directory, prefix=".create-pretraining-")
+    # Named like a temporary of the first output, so a killed run's is removed next time.
+    workdir = tempfile.mkdtemp(dir=out.spool_directory,
+                               prefix=f".{io.basename(out.paths[0])}{io.TMP_MARK}workers-")
     try:
         jobs = [
             (input_files, tokenizer_factory, opts, seed, w, num_workers, workdir,

@@ -52,6 +52,8 @@ class InstanceOptions:
             raise ValueError(f"short_seq_prob={self.short_seq_prob} must be in [0, 1].")
         if self.dupe_factor < 1:
             raise ValueError(f"dupe_factor={self.dupe_factor} must be at least 1.")
+        if self.fix_whole_word_mask and not self.do_whole_word_mask:
+            raise ValueError("fix_whole_word_mask=True needs do_whole_word_mask=True.")
 
 
 @dataclasses.dataclass

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import collections
 import functools
-import os
 import re
 import sys
 import unicodedata
+
+from pipelines.fileio import io
 
 # Original limit (google-research/bert); HF transformers uses 100.
 MAX_INPUT_CHARS_PER_WORD = 200
@@ -104,10 +105,10 @@ def load_vocab(vocab_file):
 
     As in the original, each line is stripped and a repeated token keeps its last id.
     """
-    if not os.path.isfile(vocab_file):
+    if not io.isfile(vocab_file):
         raise FileNotFoundError(f"vocab_file not found: {vocab_file}")
     vocab = collections.OrderedDict()
-    with open(vocab_file, "rb") as f:
+    with io.open_file(vocab_file, "rb") as f:
         for index, line in enumerate(f):
             vocab[convert_to_unicode(line).strip()] = index
     if not vocab:

@@ -293,6 +293,53 @@ def atomic_path(path: str, fsync: bool = True):
         raise
 
 
+class AtomicFiles:
+    """Several outputs written under temporaries and put in place together.
+
+    ``temps[i]`` is written instead of ``paths[i]``. :meth:`commit` first syncs every
+    temporary, then (for more than one path) deletes the previous outputs, then renames
+    each temporary onto its path; so a kill never leaves a mix of old and new outputs:
+    before the commit the old ones are intact, during it some new ones exist, none of the
+    old, and the temporaries of the rest (which :func:`remove_temporaries` deletes).
+    :meth:`abort` deletes the temporaries. As a context manager it yields ``temps`` and
+    commits on success, aborts on an exception.
+    """
+
+    def __init__(self, paths):
+        self.paths = [str(p) for p in paths]
+        for path in self.paths:
+            d = dirname(path)
+            if not isdir(d):
+                raise FileNotFoundError(f"{path}: directory {d} does not exist")
+        self.temps = [temp_name(p) for p in self.paths]
+
+    def commit(self, fsync: bool = True) -> None:
+        if fsync:
+            for tmp in self.temps:
+                _fsync(tmp)
+        if len(self.paths) > 1:
+            for path in self.paths:
+                remove(path)
+        for tmp, path in zip(self.temps, self.paths):
+            rename(tmp, path)
+        self.temps = []
+
+    def abort(self) -> None:
+        for tmp in self.temps:
+            remove(tmp)
+        self.temps = []
+
+    def __enter__(self):
+        return self.temps
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
+
 @contextlib.contextmanager
 def atomic_write(path: str, mode: str = "w", fsync: bool = True):
     """Opens a temporary file beside ``path`` for writing; renames it onto ``path``

@@ -153,3 +153,26 @@ def test_check_output(root):
     if io.is_local(root):  # a file where a directory should be: cannot create or write
         with pytest.raises(ValueError, match="-s: cannot"):
             io.check_output(io.join(root, "file.txt", "m.npz"), "-s")
+
+
+def test_atomic_files_replace_together(root):
+    paths = [io.join(root, f"out-{i}.tfrecord") for i in range(3)]
+    with io.AtomicFiles(paths[:2]) as temps:  # an older run wrote two files
+        for tmp in temps:
+            with io.open_file(tmp, "w") as f:
+                f.write("old")
+    files = io.AtomicFiles(paths)
+    for tmp in files.temps:
+        with io.open_file(tmp, "w") as f:
+            f.write("new")
+    assert [io.read_text(p) for p in paths[:2]] == ["old", "old"]  # untouched until commit
+    files.commit()
+    assert [io.read_text(p) for p in paths] == ["new"] * 3
+    assert io.listdir(root) == [io.basename(p) for p in paths]
+    with pytest.raises(RuntimeError):
+        with io.AtomicFiles(paths) as temps:
+            with io.open_file(temps[0], "w") as f:
+                f.write("partial")
+            raise RuntimeError("killed")
+    assert [io.read_text(p) for p in paths] == ["new"] * 3
+    assert io.listdir(root) == [io.basename(p) for p in paths]
