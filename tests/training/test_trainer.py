@@ -85,6 +85,21 @@ def test_steps_per_loop_and_xla_equal_one_step_per_call():
         assert lr == runs[0][2]
 
 
+def test_an_iterator_continues_across_train_calls():
+    x, y = regression_data()
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)  # 4 different batches
+    runs = []
+    for chunks in ((4,), (1, 3)):
+        model = linear_model()
+        trainer = _trainer(model, keras.optimizers.SGD(0.1))
+        iterator = trainer.make_iterator(data)
+        for n in chunks:
+            trainer.train(iterator, trainer.step + n)
+        runs.append(_weights(model))
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
 def _named(model, optimizer):
     table = with_optimizer_slots({"linear/kernel": model.layers[0].kernel,
                                   "linear/bias": model.layers[0].bias}, optimizer,
@@ -183,6 +198,7 @@ def test_eval_metrics_exact_against_numpy(tmp_path):
         assert result["mse"] == pytest.approx(float(np.mean(err ** 2)), rel=1e-5)
         assert result["mae"] == pytest.approx(float(np.mean(np.abs(err))), rel=1e-5)
     assert trainer.eval_steps_run == 4
+    assert trainer.evaluate(data) == result  # steps=None: until the dataset ends
     path = trainer.write_eval_results(result)
     text = open(path).read()
     assert text == "".join(f"{k} = {result[k]}\n" for k in ("global_step", "mae", "mse"))
