@@ -239,7 +239,7 @@ class RecordSpool:
 class OutputFiles:
     """Round-robin TFRecord writers on temporaries, renamed into place on commit.
 
-    Each output is checked first (``--output_file`` naming it: an existing directory or a
+    Each output is checked first (errors name ``output_files``: an existing directory or a
     missing parent directory is an error) and temporaries a killed run left beside it are
     deleted. The records go to temporaries (:class:`tfmodels.io.AtomicFiles`); on commit
     all are complete and synced before any output is touched, then the previous outputs
