@@ -37,7 +37,6 @@ import mmap
 import multiprocessing
 import os
 import random
-import re
 import shutil
 import struct
 import sys
@@ -50,16 +49,15 @@ from pipelines.pretraining_instances import (
     VocabInfo,
     create_instances_from_document,
 )
+from pipelines.tokenization import ascii_words
 
 _PRELOADED = {}
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ASCII_TOKENS = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9\s]")
 
 
-def expand_file_patterns(value, flag="input_file"):
+def expand_file_patterns(value, what="input_files"):
     """Comma-separated globs -> sorted files per pattern (``tf.gfile.Glob`` in the
     original; any TensorFlow filesystem); a pattern matching nothing is an error naming
-    the flag."""
+    ``what`` (a script passes its flag, e.g. ``"--input_file"``)."""
     files = []
     for pattern in (value or "").split(","):
         pattern = pattern.strip()
@@ -67,21 +65,19 @@ def expand_file_patterns(value, flag="input_file"):
             continue
         matches = io.glob(pattern)
         if not matches:
-            raise FileNotFoundError(f"--{flag}: no file matches {pattern}")
+            raise FileNotFoundError(f"{what}: no file matches {pattern}")
         files.extend(matches)
     if not files:
-        raise FileNotFoundError(f"--{flag} is empty")
+        raise FileNotFoundError(f"{what}: no file given")
     return files
 
 
 class LineTokenizer:
     """Token ids of a line, identical to ``FullTokenizer.tokenize`` + ``convert_tokens_to_ids``.
 
-    For an all-ASCII line the original BasicTokenizer reduces to: drop control
-    characters, lower-case, split on whitespace, and make every ASCII punctuation
-    mark its own token (ASCII has no CJK, accents, or other Unicode categories), so
-    one regular expression does it; words then go through the original WordPiece,
-    memoised. Other lines use the full tokenizer.
+    All-ASCII lines are split into words by :func:`pipelines.tokenization.ascii_words`
+    (the tokenizer's one fast path); words then go through the original WordPiece,
+    memoised with their ids. Other lines use the full tokenizer.
     """
 
     def __init__(self, full_tokenizer):
@@ -100,14 +96,11 @@ class LineTokenizer:
         return ids
 
     def ids(self, line):
-        if line.isascii():
-            if self.do_lower_case:
-                line = line.lower()
-            if _ASCII_CONTROL.search(line):
-                line = _ASCII_CONTROL.sub("", line)
+        words = ascii_words(line, self.do_lower_case)
+        if words is not None:
             out = []
             cache = self._word_ids
-            for word in _ASCII_TOKENS.findall(line):
+            for word in words:
                 ids = cache.get(word)
                 if ids is None:
                     ids = self._ids_of_word(word)
@@ -126,7 +119,7 @@ def iter_raw_documents(input_files):
     doc = []
     for path in input_files:
         if not io.isfile(path):
-            raise FileNotFoundError(f"--input_file: {path} does not exist or is not a file")
+            raise FileNotFoundError(f"input_files: {path} does not exist or is not a file")
         try:
             with io.open_file(path, "r") as reader:
                 for line in reader:
@@ -137,7 +130,7 @@ def iter_raw_documents(input_files):
                     else:
                         doc.append(line)
         except UnicodeDecodeError as e:
-            raise ValueError(f"--input_file: {path} is not valid UTF-8 ({e})") from None
+            raise ValueError(f"input_files: {path} is not valid UTF-8 ({e})") from None
     yield doc
 
 
@@ -246,7 +239,7 @@ class RecordSpool:
 class OutputFiles:
     """Round-robin TFRecord writers on temporaries, renamed into place on commit.
 
-    Each output is checked first (``--output_file`` naming it: an existing directory or a
+    Each output is checked first (errors name ``output_files``: an existing directory or a
     missing parent directory is an error) and temporaries a killed run left beside it are
     deleted. The records go to temporaries (:class:`tfmodels.io.AtomicFiles`); on commit
     all are complete and synced before any output is touched, then the previous outputs
@@ -258,7 +251,7 @@ class OutputFiles:
     def __init__(self, output_files, batch_size=1024):
         self.paths = list(output_files)
         for path in self.paths:
-            io.check_output(path, "--output_file", create_parent=False)
+            io.check_output(path, "output_files", create_parent=False)
             io.remove_temporaries(path)
         self._atomic = io.AtomicFiles(self.paths)
         self._files = [io.open_file(tmp, "wb") for tmp in self._atomic.temps]
@@ -411,14 +404,14 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
     """
     opts.validate()
     if not input_files:
-        raise FileNotFoundError("--input_file matched no files")
+        raise FileNotFoundError("input_files: no file given")
     for path in input_files:
         if not io.isfile(path):
-            raise FileNotFoundError(f"--input_file: {path} does not exist or is not a file")
+            raise FileNotFoundError(f"input_files: {path} does not exist or is not a file")
     if not output_files:
-        raise ValueError("--output_file is empty")
+        raise ValueError("output_files: no file given")
     if num_workers < 1:
-        raise ValueError(f"--num_workers={num_workers} must be at least 1")
+        raise ValueError(f"num_workers={num_workers} must be at least 1")
     start = time.time()
     out = OutputFiles(output_files)
     try:
@@ -431,7 +424,7 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
             docs, count = _run_workers(input_files, tokenizer_factory, opts, random_seed,
                                        num_workers, out, max_buffer_bytes, progress)
         if docs == 0:
-            raise ValueError(f"--input_file: no text found in {', '.join(input_files)}")
+            raise ValueError(f"input_files: no text found in {', '.join(input_files)}")
         out.commit()
     except BaseException:
         out.abort()

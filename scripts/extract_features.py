@@ -25,6 +25,8 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from pipelines.cli_errors import flag_message  # noqa: E402
+
 flags.DEFINE_string("input_file", None, "")
 flags.DEFINE_string("output_file", None, "")
 flags.DEFINE_string("layers", "-1,-2,-3,-4", "")
@@ -107,7 +109,10 @@ def run():
             f"--bert_config_file says vocab_size {config.vocab_size}")
 
     model = BertModel(config)
-    report = load_checkpoint(FLAGS.init_checkpoint, model)
+    try:
+        report = load_checkpoint(FLAGS.init_checkpoint, model)
+    except (ValueError, FileNotFoundError) as e:
+        raise type(e)(f"--init_checkpoint: {e}") from None
     missing = [name for name in report.missing if name.startswith("bert/")]
     if missing:
         raise ValueError(
@@ -136,7 +141,9 @@ def main(argv):
     try:
         run()
     except (ValueError, FileNotFoundError) as e:
-        print(f"extract_features.py: error: {e}", file=sys.stderr)
+        # library errors name the argument; the user typed the flag
+        message = flag_message(e, "vocab_file", json_file="bert_config_file")
+        print(f"extract_features.py: error: {message}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -21,6 +21,7 @@ Logic: :mod:`pipelines.session_splits`.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -33,8 +34,7 @@ from pipelines.fileio import io  # noqa: E402
 from pipelines.session_splits import (  # noqa: E402
     filter_sessions_and_items,
     read_yoochoose_clicks,
-    split_last_days,
-    write_events,
+    write_time_splits,
 )
 
 flags.DEFINE_string("path_to_original_data", None,
@@ -47,12 +47,6 @@ flags.DEFINE_float("test_seconds", 86400.0,
                    "(validation) sessions.")
 
 FLAGS = flags.FLAGS
-
-
-def _report(name, events):
-    n_events, n_sessions, n_items = events.summary()
-    print(f"{name}\n\tEvents: {n_events}\n\tSessions: {n_sessions}\n\tItems: {n_items}",
-          flush=True)
 
 
 def run():
@@ -70,16 +64,8 @@ def run():
     data = read_yoochoose_clicks(clicks)
     print(f"Read {len(data)} clicks from {clicks} in {time.time() - t0:.1f} s", flush=True)
     data = filter_sessions_and_items(data, FLAGS.min_item_support, FLAGS.min_session_length)
-    train, test = split_last_days(data, FLAGS.test_seconds, FLAGS.min_session_length)
-    _report("Full train set", train)
-    write_events(io.join(out, "rsc15_train_full.txt"), train)
-    _report("Test set", test)
-    write_events(io.join(out, "rsc15_test.txt"), test)
-    train_tr, valid = split_last_days(train, FLAGS.test_seconds, FLAGS.min_session_length)
-    _report("Train set", train_tr)
-    write_events(io.join(out, "rsc15_train_tr.txt"), train_tr)
-    _report("Validation set", valid)
-    write_events(io.join(out, "rsc15_train_valid.txt"), valid)
+    report = functools.partial(print, flush=True)
+    write_time_splits(out, "rsc15", data, FLAGS.test_seconds, FLAGS.min_session_length, report)
     print(f"Done in {time.time() - t0:.1f} s", flush=True)
 
 

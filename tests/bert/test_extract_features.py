@@ -85,7 +85,7 @@ def test_output_format_and_values(tiny_bert, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing_input", "empty_line", "vocab_mismatch",
-                                  "output_is_directory"])
+                                  "output_is_directory", "missing_checkpoint"])
 def test_bad_input_gives_one_error_line(tiny_bert, tmp_path, case):
     d, _ = tiny_bert
     inp = tmp_path / "input.txt"
@@ -97,6 +97,8 @@ def test_bad_input_gives_one_error_line(tiny_bert, tmp_path, case):
         big = tmp_path / "vocab.txt"
         big.write_text("".join(t + "\n" for t in VOCAB + [f"w{i}" for i in range(5)]))
         extra["vocab_file"] = big
+    if case == "missing_checkpoint":
+        extra["init_checkpoint"] = tmp_path / "nope" / "bert_model.ckpt"
     out = tmp_path / "out.jsonl"
     if case == "output_is_directory":
         out.mkdir()
@@ -108,6 +110,7 @@ def test_bad_input_gives_one_error_line(tiny_bert, tmp_path, case):
     assert len(errors) == 1, result.stderr
     expected = {"missing_input": "input_file not found", "empty_line": "line 2 is empty",
                 "vocab_mismatch": "vocab_size",
+                "missing_checkpoint": "--init_checkpoint: checkpoint not found",
                 "output_is_directory": f"--output_file: {out} is a directory"}[case]
     assert expected in errors[0]
     if case == "output_is_directory":

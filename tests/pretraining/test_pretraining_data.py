@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import pretraining_reference, tokenization
+from pipelines import tokenization
 from pipelines.pretraining_data import (
     LineTokenizer,
     create_pretraining_data,
     expand_file_patterns,
 )
 from pipelines.pretraining_instances import InstanceOptions
+from tests.pretraining import pretraining_reference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -115,15 +116,18 @@ def test_script_bad_inputs(tmp_path, lee_text, vocab_file):
     out = str(tmp_path / "o.tfrecord")
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
-    cases = [
+    cases = [  # the library names its arguments, the script the flags
         ([f"--input_file={tmp_path}/missing.txt", f"--output_file={out}",
-          f"--vocab_file={vocab_file}"], "input_file"),
+          f"--vocab_file={vocab_file}"], "--input_file: no file matches"),
         ([f"--input_file={empty}", f"--output_file={out}", f"--vocab_file={vocab_file}"],
-         "no text"),
+         "--input_file: no text"),
         ([f"--input_file={lee_text}", f"--output_file={out}", f"--vocab_file={vocab_file}",
-          "--max_seq_length=16", "--max_predictions_per_seq=20"], "max_predictions_per_seq"),
+          "--max_seq_length=16", "--max_predictions_per_seq=20"],
+         "--max_predictions_per_seq=20 is larger than --max_seq_length=16"),
         ([f"--input_file={lee_text}", f"--output_file={out}",
-          f"--vocab_file={tmp_path}/nope.txt"], "vocab_file"),
+          f"--vocab_file={tmp_path}/nope.txt"], "--vocab_file"),
+        ([f"--input_file={lee_text}", f"--output_file={out}", f"--vocab_file={vocab_file}",
+          "--num_workers=0"], "--num_workers=0 must be at least 1"),
     ]
     for args, needle in cases:
         rc, _, err = _run_script(args)
@@ -219,5 +223,5 @@ def test_script_file_uris_and_new_errors(tmp_path, lee_text, vocab_file):
 
 
 def test_fix_whole_word_mask_needs_whole_word_mask():
-    with pytest.raises(ValueError, match="--fix_whole_word_mask needs --do_whole_word_mask"):
+    with pytest.raises(ValueError, match="fix_whole_word_mask=True needs do_whole_word_mask=True"):
         InstanceOptions(fix_whole_word_mask=True).validate()

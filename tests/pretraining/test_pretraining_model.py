@@ -154,8 +154,11 @@ def test_restore_rejects_other_config(tmp_path):
     other.build()
     opt2 = create_optimizer(1e-3, 10, 1)
     opt2.build(other.trainable_variables)
-    with pytest.raises(ValueError, match="bert_config_file"):
+    with pytest.raises(ValueError, match="does the BertConfig match it"):
         TrainingCheckpoint(str(tmp_path), other, opt2).restore()
+    with pytest.raises(ValueError, match="--bert_config_file"):
+        TrainingCheckpoint(str(tmp_path), other, opt2,
+                           mismatch_hint="; does --bert_config_file match it?").restore()
 
 
 def test_checkpoint_max_to_keep_one_keeps_one(tmp_path):

@@ -162,6 +162,29 @@ def test_max_to_keep(tmp_path, kind, keep):
     assert on_disk == expected
 
 
+def test_named_checkpoint_on_ram_filesystem():
+    """Save, retention and restore through tfmodels.weights on ram:// (where
+    tf.train.load_checkpoint takes a bundle prefix for a directory)."""
+    import uuid
+
+    model = linear_model()
+    optimizer = keras.optimizers.Adam(0.1)
+    optimizer.build(model.trainable_variables)
+    root = f"ram://named-{uuid.uuid4().hex}/run"
+    ckpt = _named(model, optimizer)(root)
+    ckpt.max_to_keep = 1
+    want = [np.full(w.shape, 0.25 + i, np.float32) for i, w in enumerate(model.get_weights())]
+    model.set_weights(want)
+    ckpt.save(3)
+    ckpt.save(5)
+    assert ckpt.checkpoints() == [f"{root}/model.ckpt-5"]
+    assert not [n for n in tf.io.gfile.listdir(root) if n.startswith("model.ckpt-3")]
+    model.set_weights([np.zeros_like(w) for w in want])
+    assert ckpt.restore() == 5 and int(optimizer.iterations) == 5
+    for a, b in zip(model.get_weights(), want):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_eval_metrics_exact_against_numpy(tmp_path):
     x, y = regression_data(n=50)
     model = linear_model()
