@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfmodels import io
+from pipelines.fileio import io
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 

@@ -12,9 +12,9 @@ import numpy as np
 import skimage.data
 import tensorflow as tf
 
+from tfmodels import export
 from tfmodels.models.vit import VisionTransformer, get_config
 from tfmodels.models.vit.serving import export_saved_model
-from tfmodels.ops import layer_norm_op
 
 CLIENT = textwrap.dedent("""
     import json, sys
@@ -62,6 +62,7 @@ def test_saved_model_serves_without_tfmodels(tmp_path):
     assert not out["tfmodels_imported"]
     assert not [op for op in out["ops"] if op.startswith("Tfm")]
     assert {"DecodeImage", "ResizeBilinear", "Softmax"} <= set(out["ops"])
+    assert not export.custom_op_types(export_dir)
     # Reference: the same decoding by hand, the Keras model, numpy softmax.
     pixels = []
     for f in files:
@@ -73,17 +74,3 @@ def test_saved_model_serves_without_tfmodels(tmp_path):
     probs /= probs.sum(1, keepdims=True)
     np.testing.assert_allclose(np.array(out["probabilities"]), probs, atol=1e-5)
     assert out["classes"] == probs.argmax(1).tolist()
-
-
-def test_composite_scope_selects_standard_ops():
-    x = tf.random.normal([4, 8])
-    gamma, beta = tf.ones([8]), tf.zeros([8])
-
-    def ops_of(fn):
-        return {n.op for n in tf.function(fn).get_concrete_function().graph.as_graph_def().node}
-
-    with layer_norm_op.composite_scope():
-        inside = ops_of(lambda: layer_norm_op.layer_norm(x, gamma, beta, 1e-6))
-    assert "TfmLayerNorm" not in inside and "Rsqrt" in inside
-    if layer_norm_op.active_implementation() == "custom_op":
-        assert "TfmLayerNorm" in ops_of(lambda: layer_norm_op.layer_norm(x, gamma, beta, 1e-6))

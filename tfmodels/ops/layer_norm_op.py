@@ -10,9 +10,8 @@ Implementations (see :func:`active_implementation`):
     chosen here: ``ffi`` (typed-FFI custom call into the same C++ kernels, XLA CPU only),
     ``builder`` (XLA builder ops, any backend) or ``auto`` (ffi on CPU, builder elsewhere).
     The argument wins over the ``TFMODELS_LAYER_NORM_LOWERING`` environment variable.
-  * ``composite``: plain TF ops, used when the library could not be built (with a warning),
-    for float64 inputs, which the kernels do not take, and inside :func:`composite_scope`
-    (graphs that must hold only standard TensorFlow ops, e.g. exported SavedModels).
+  * ``composite``: plain TF ops, used when the library could not be built (with a warning) or
+    for float64 inputs, which the kernels do not take.
 """
 
 from __future__ import annotations
@@ -90,27 +89,30 @@ def _composite(x, gamma, beta, epsilon):
     return tf.cast(y, x.dtype), tf.squeeze(mean, -1), tf.squeeze(rstd, -1)
 
 
-_SCOPE = threading.local()
+_EXPORT = threading.local()
 
 
 @contextlib.contextmanager
-def composite_scope():
-    """Within this block (on this thread) every LayerNorm runs the pure-TF composite, so
-    graphs traced here hold only standard ops: a SavedModel exported from them loads and
-    serves without this package (the fused op is not registered there)."""
-    previous = getattr(_SCOPE, "composite", False)
-    _SCOPE.composite = True
+def composite_only():
+    """Within this block (in this thread) every LayerNorm traces to plain TF ops.
+
+    For SavedModel export: a graph traced here holds no op of ours, so a client loads it
+    with TensorFlow alone (the op library need not exist there). Same maths, float32
+    statistics, as the fused op.
+    """
+    depth = getattr(_EXPORT, "depth", 0)
+    _EXPORT.depth = depth + 1
     try:
         yield
     finally:
-        _SCOPE.composite = previous
+        _EXPORT.depth = depth
 
 
 def _module(implementation):
     if implementation not in (None, "auto", *IMPLEMENTATIONS):
         raise ValueError(f"implementation must be one of auto, {', '.join(IMPLEMENTATIONS)}; "
                          f"got {implementation!r}")
-    if implementation == "composite" or getattr(_SCOPE, "composite", False):
+    if implementation == "composite" or getattr(_EXPORT, "depth", 0):
         return None
     module = loader.load_library()
     if module is None:

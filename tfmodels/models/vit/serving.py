@@ -5,16 +5,15 @@ The serving signature ``serving_default(images: tf.string [N]) -> {"probabilitie
 repeated to RGB, 3 channels kept), resizes it bilinearly to the model size, scales it to
 [-1, 1] as the original (``(x - 127.5) / 127.5``) and applies softmax to the logits.
 
-The graph is traced under :func:`tfmodels.ops.layer_norm_op.composite_scope`, so LayerNorm
-is exported in its standard-op form: the SavedModel loads and serves with TensorFlow alone.
+Written by :func:`tfmodels.export.save`: the signature is traced there, with LayerNorm in
+its standard-op form, so the SavedModel loads and serves with TensorFlow alone.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from tfmodels import io
-from tfmodels.ops.layer_norm_op import composite_scope
+from tfmodels import export
 
 
 def _decode(data, size):
@@ -45,9 +44,6 @@ def export_saved_model(model, export_dir):
     # whose own traced functions would hold the fused op).
     module = tf.Module(name="vit_serving")
     module.model_variables = list(model.variables)
-    with composite_scope():
-        module.serve = serve
-        concrete = serve.get_concrete_function()
-        with io.atomic_directory(export_dir) as tmp:
-            tf.saved_model.save(module, tmp, signatures={"serving_default": concrete})
+    module.serve = serve
+    export.save(module, export_dir, signatures={"serving_default": serve})
     return export_dir
