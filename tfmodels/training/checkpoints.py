@@ -159,7 +159,9 @@ class NamedCheckpoint(_Base):
         prefix = prefix or self.latest()
         if prefix is None:
             return None
-        reader = tf.train.load_checkpoint(prefix)
+        # The reader itself, not tf.train.load_checkpoint: that one takes a prefix that
+        # some filesystems (ram://) report as a directory for a directory.
+        reader = tf.compat.v1.train.NewCheckpointReader(prefix)
         shapes = reader.get_variable_to_shape_map()
         missing = [n for n in self.table if n not in shapes]
         if missing:
