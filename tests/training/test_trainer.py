@@ -266,3 +266,31 @@ def test_metrics_must_be_pairs():
                                global_batch_size=16, print_fn=lambda *a: None)
     with pytest.raises(ValueError, match="numerator, denominator"):
         trainer.train(repeated(x, y, 16), 1)
+
+
+@pytest.mark.parametrize("kind", ["object", "named"])
+def test_output_dir_on_another_filesystem(kind):
+    """Checkpoints, resume and eval_results.txt on ram:// (what gs:// needs: no os calls)."""
+    import uuid
+
+    out = f"ram://trainer-{uuid.uuid4().hex}/run"
+    x, y = regression_data()
+
+    def setup():
+        model = linear_model()
+        optimizer = keras.optimizers.Adam(0.05)
+        optimizer.build(model.trainable_variables)
+        ckpt = _named(model, optimizer) if kind == "named" else None
+        return model, _trainer(model, optimizer, out, checkpoint=ckpt, save_checkpoints_steps=2)
+
+    model, trainer = setup()
+    trainer.train(repeated(x, y, 16), 4)
+    saved = _weights(model)
+    trainer.write_eval_results(trainer.evaluate(repeated(x, y, 16), 2))
+    names = tf.io.gfile.listdir(out)
+    assert "checkpoint" in names and "eval_results.txt" in names
+    assert not [n for n in names if ".tmp-" in n]
+    model, trainer = setup()
+    assert trainer.restore() == 4
+    for a, b in zip(saved, _weights(model)):
+        np.testing.assert_array_equal(a, b)
