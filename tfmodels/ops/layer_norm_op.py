@@ -10,12 +10,14 @@ Implementations (see :func:`active_implementation`):
     chosen here: ``ffi`` (typed-FFI custom call into the same C++ kernels, XLA CPU only),
     ``builder`` (XLA builder ops, any backend) or ``auto`` (ffi on CPU, builder elsewhere).
     The argument wins over the ``TFMODELS_LAYER_NORM_LOWERING`` environment variable.
-  * ``composite``: plain TF ops, used when the library could not be built (with a warning) or
-    for float64 inputs, which the kernels do not take.
+  * ``composite``: plain TF ops, used when the library could not be built (with a warning),
+    for float64 inputs, which the kernels do not take, and for everything traced inside
+    :func:`composite_only` (SavedModel exports that must hold only standard TensorFlow ops).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -87,11 +89,27 @@ def _composite(x, gamma, beta, epsilon):
     return tf.cast(y, x.dtype), tf.squeeze(mean, -1), tf.squeeze(rstd, -1)
 
 
+_COMPOSITE_DEPTH = [0]
+
+
+@contextlib.contextmanager
+def composite_only():
+    """Trace the pure-TF composite inside this block (same maths, standard ops only).
+
+    For exports: a SavedModel traced here loads in a process without this package.
+    """
+    _COMPOSITE_DEPTH[0] += 1
+    try:
+        yield
+    finally:
+        _COMPOSITE_DEPTH[0] -= 1
+
+
 def _module(implementation):
     if implementation not in (None, "auto", *IMPLEMENTATIONS):
         raise ValueError(f"implementation must be one of auto, {', '.join(IMPLEMENTATIONS)}; "
                          f"got {implementation!r}")
-    if implementation == "composite":
+    if implementation == "composite" or (_COMPOSITE_DEPTH[0] and implementation is None):
         return None
     module = loader.load_library()
     if module is None:
