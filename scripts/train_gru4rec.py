@@ -112,7 +112,10 @@ def run(args) -> int:
                 print(f"SET   {name:<24}TO   {value}")
 
     keys = dict(session_key=args.session_key, item_key=args.item_key, time_key=args.time_key)
-    from pipelines.sessions import load_sessions  # numpy only: bad files fail fast
+    from pipelines.sessions import (  # numpy only: bad files fail fast
+        SessionParallelIterator,
+        load_sessions,
+    )
 
     train = None
     if not args.load_model:
@@ -141,7 +144,8 @@ def run(args) -> int:
             model = GRU4Rec(train.n_items, params, item_ids=train.item_ids)
             print("Started training")
             t0 = time.time()
-            fit(model, train, summary_dir=args.summary_dir)
+            fit(model, SessionParallelIterator(train, model.params.batch_size), train.item_counts(),
+                summary_dir=args.summary_dir)
             print(f"Total training time: {time.time() - t0:.2f}s")
             if args.save_model:
                 print(f"Saving trained model to: {args.save_model}")
@@ -157,8 +161,8 @@ def run(args) -> int:
             print(f"Starting evaluation (cut-off={args.measure}, using {args.eval_type} mode "
                   "for tiebreaking)")
             t0 = time.time()
-            res = evaluate(model, test, cutoffs=tuple(args.measure), mode=args.eval_type,
-                           batch_size=512)
+            res = evaluate(model, SessionParallelIterator(test, 512),
+                           cutoffs=tuple(args.measure), mode=args.eval_type)
             dt = time.time() - t0
             print(f"Evaluation took {dt:.2f}s ({test.n_predictions / max(dt, 1e-9):.0f} e/s)")
             print(format_results(res))

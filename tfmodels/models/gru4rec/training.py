@@ -150,25 +150,34 @@ class GRU4RecTrainer:
         return tot_loss / max(tot_events, 1), dt, tot_events, n_steps
 
 
-def fit(model: GRU4Rec, train_data, n_epochs: int | None = None, log=print,
+def fit(model: GRU4Rec, train, item_counts, n_epochs: int | None = None, log=print,
         summary_dir: str | None = None, trainer: GRU4RecTrainer | None = None):
-    """Train ``model`` on a ``pipelines.sessions.SessionData`` for ``n_epochs`` epochs.
+    """Train ``model`` for ``n_epochs`` epochs (default ``params.n_epochs``).
 
-    Prints the official per-epoch line (loss, seconds, mini-batches/s, events/s) and
-    writes ``loss`` and ``events_per_sec`` TensorBoard scalars to ``summary_dir``.
-    Returns the list of per-epoch dicts.
+    ``train`` is a session-parallel stream: an object whose ``chunks(max_steps)`` yields
+    ``(inputs int[k, B], targets int[k, B], resets bool[k, B], active_lanes int[B])``
+    blocks of consecutive steps (e.g. ``pipelines.sessions.SessionParallelIterator(data,
+    params.batch_size)``); ``item_counts`` [n_items] are the training events per item (the
+    popularity of the negative sampler and logq). Prints the official per-epoch line (loss,
+    seconds, mini-batches/s, events/s) and writes ``loss`` and ``events_per_sec``
+    TensorBoard scalars to ``summary_dir``. Returns the list of per-epoch dicts.
+
+    Raises:
+      ValueError: ``item_counts`` does not match the model, or an epoch has no
+        (input, next item) event (e.g. every session has a single event).
     """
-    from pipelines.sessions import SessionParallelIterator  # data side, imported lazily
-
     p = model.params
-    if train_data.n_items != model.n_items:
-        raise ValueError(f"training data has {train_data.n_items} items, model {model.n_items}")
-    trainer = trainer or GRU4RecTrainer(model, train_data.item_counts())
+    if np.shape(item_counts) != (model.n_items,):
+        raise ValueError(f"item_counts must have shape ({model.n_items},) (one count per item "
+                         f"of the model), got {np.shape(item_counts)}")
+    trainer = trainer or GRU4RecTrainer(model, item_counts)
     writer = tf.summary.create_file_writer(summary_dir) if summary_dir else None
     history = []
-    it = SessionParallelIterator(train_data, p.batch_size)  # epoch layout computed once
     for epoch in range(p.n_epochs if n_epochs is None else n_epochs):
-        loss, dt, events, steps = trainer.train_epoch(it)
+        loss, dt, events, steps = trainer.train_epoch(train)
+        if events == 0:
+            raise ValueError("the training data has no (input, next item) events: every "
+                             "session has a single event")
         rec = {"epoch": epoch + 1, "loss": loss, "seconds": dt, "events": events,
                "steps": steps, "events_per_sec": events / max(dt, 1e-9)}
         history.append(rec)
