@@ -57,6 +57,27 @@ def write_state(directory, prefixes):
         f.write(text)
 
 
+def with_optimizer_slots(table, optimizer, slots):
+    """Adds the optimizer's slot variables to a ``{name: variable}`` table.
+
+    Args:
+      table: ``{name: model variable}``.
+      optimizer: a built Keras optimizer (or ``LossScaleOptimizer``).
+      slots: ``{suffix: attribute}``: for each variable, ``<name>/<suffix>`` is
+        ``getattr(optimizer, attribute)[index of the variable]``; e.g.
+        ``{"adam_m": "adam_m", "adam_v": "adam_v"}`` for BERT's AdamWeightDecay or
+        ``{"Adam": "_momentums", "Adam_1": "_velocities"}`` for Keras Adam under the
+        TF1 ``tf.train.AdamOptimizer`` names.
+    """
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    out = dict(table)
+    for name, var in table.items():
+        index = inner._get_variable_index(var)
+        for suffix, attribute in slots.items():
+            out[f"{name}/{suffix}"] = getattr(inner, attribute)[index]
+    return out
+
+
 class _Base:
     def __init__(self, directory, max_to_keep=5):
         if max_to_keep is not None and max_to_keep < 0:
