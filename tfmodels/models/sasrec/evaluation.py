@@ -18,12 +18,15 @@ Both go through :mod:`tfmodels.metrics.recsys` (``target_ranks``, ``ranking_sums
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
 from tfmodels.metrics import recsys
 
 MAX_SAMPLED_USERS = 10000
+_STEPS = weakref.WeakKeyDictionary()
 
 
 def sample_users(n_users: int, seed: int = 0, limit: int = MAX_SAMPLED_USERS) -> np.ndarray:
@@ -55,7 +58,11 @@ def sampled_metrics(model, input_seq, candidates, cutoffs=(10,), batch_size=256,
         worst = recsys.target_ranks(scores, zeros, "conservative")
         return recsys.ranking_sums(ranks, cutoffs), recsys.ranking_sums(worst, cutoffs), n_nan
 
-    compiled = tf.function(step, reduce_retracing=True, jit_compile=jit_compile)
+    cache = _STEPS.setdefault(model, {})  # one traced step per model, across calls
+    compiled = cache.get(("sampled", cutoffs, jit_compile))
+    if compiled is None:
+        compiled = tf.function(step, reduce_retracing=True, jit_compile=jit_compile)
+        cache[("sampled", cutoffs, jit_compile)] = compiled
     for seq, cand in _batches((np.asarray(input_seq), np.asarray(candidates)), batch_size):
         a, b, n_nan = compiled(seq, cand)
         if int(n_nan):
