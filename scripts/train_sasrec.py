@@ -222,6 +222,7 @@ def run():
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
+    tf.get_logger().setLevel("ERROR")  # retracing notices of the evaluation steps
     try:
         run()
     except (ValueError, FileNotFoundError) as e:
