@@ -149,8 +149,11 @@ def main_impl():
     logging.info("*** Input Files ***")
     for path in input_files:
         logging.info("  %s", path)
-    training.check_batch_split(FLAGS.train_batch_size, strategy.num_replicas_in_sync,
-                               FLAGS.gradient_accumulation_steps)
+    try:
+        training.check_batch_split(FLAGS.train_batch_size, strategy.num_replicas_in_sync,
+                                   FLAGS.gradient_accumulation_steps)
+    except ValueError as e:
+        raise ValueError(f"--train_batch_size / --gradient_accumulation_steps: {e}") from None
 
     training.set_mixed_precision(FLAGS.use_mixed_precision)
     with strategy.scope():

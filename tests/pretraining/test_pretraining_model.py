@@ -156,3 +156,14 @@ def test_restore_rejects_other_config(tmp_path):
     opt2.build(other.trainable_variables)
     with pytest.raises(ValueError, match="bert_config_file"):
         TrainingCheckpoint(str(tmp_path), other, opt2).restore()
+
+
+def test_checkpoint_max_to_keep_one_keeps_one(tmp_path):
+    model, opt = _setup()
+    ckpt = TrainingCheckpoint(str(tmp_path), model, opt, max_to_keep=1)
+    for step in (1, 2, 3):
+        ckpt.save(step)
+    assert [os.path.basename(p) for p in ckpt.checkpoints()] == ["model.ckpt-3"]
+    assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".index")) == [
+        "model.ckpt-3.index"]
+    assert "all_model_checkpoint_paths" in (tmp_path / "checkpoint").read_text()
