@@ -49,7 +49,7 @@ demo: $(VENV)/.installed
 	for part in $(ONLY); do \
 	  echo "=== demo: $$part"; \
 	  PY=$(abspath $(PY)) DEMO_OUT=$(abspath $(DEMO_OUT))/$$part TF_CPP_MIN_LOG_LEVEL=2 \
-	    PYTHONUNBUFFERED=1 bash scripts/demo/$$part.sh 2>&1 | sed -E '/$(DEMO_NOISE)/d' \
+	    PYTHONUNBUFFERED=1 bash scripts/demo/$$part.sh 2>&1 | sed -u -E '/$(DEMO_NOISE)/d' \
 	    || exit $$?; \
 	done; \
 	echo "=== demo finished in $$(( $$(date +%s) - start )) s; outputs under $(abspath $(DEMO_OUT))/"
