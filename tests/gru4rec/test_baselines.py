@@ -5,7 +5,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from pipelines.sessions import sessions_from_arrays
+from pipelines.sessions import SessionParallelIterator, sessions_from_arrays
 from tfmodels.models.gru4rec.baselines import ItemCoOccurrence, MostPopular
 from tfmodels.models.gru4rec.evaluation import evaluate
 
@@ -45,13 +45,13 @@ def test_cooccurrence_similarity_hand_worked():
 
 def test_cooccurrence_top_n_and_popularity_fallback():
     knn = ItemCoOccurrence(TRAIN, n_sims=2, lmbd=0.0)
-    scores, _ = knn.score_step(np.array([0, 3]), [])
+    scores = np.asarray(knn.score_step(np.array([0, 3]), [])[0])
     # after a: neighbours b (2/3) and d (1/sqrt 3); c (1/3) is cut, falls back to 3 / (3 + 1)
     assert scores[0] == pytest.approx([0.75, 2 + 2 / 3, 0.75, 2 + 1 / np.sqrt(3)])
     # after d: one neighbour (a); the rest by popularity
     assert scores[1] == pytest.approx([2 + 1 / np.sqrt(3), 0.75, 0.75, 0.25])
     no_fb = ItemCoOccurrence(TRAIN, n_sims=2, lmbd=0.0, pop_fallback=False)
-    assert no_fb.score_step(np.array([0]), [])[0][0] == pytest.approx(
+    assert np.asarray(no_fb.score_step(np.array([0]), [])[0])[0] == pytest.approx(
         [0, 2 / 3, 0, 1 / np.sqrt(3)])
 
 
@@ -97,8 +97,8 @@ def test_cooccurrence_matches_naive_loops_on_random_sessions():
 
 
 def test_baselines_through_the_evaluation():
-    test = sessions_from_arrays([7, 7, 8, 8], ["a", "c", "b", "c"], [0, 1, 2, 3],
-                                itemidmap=TRAIN)
+    test = SessionParallelIterator(sessions_from_arrays(
+        [7, 7, 8, 8], ["a", "c", "b", "c"], [0, 1, 2, 3], itemidmap=TRAIN), 512)
     pop = MostPopular(TRAIN)
     # c ties with a and b (3 events each)
     assert evaluate(pop, test, cutoffs=(1,), mode="standard")[1] == (1.0, 1.0)

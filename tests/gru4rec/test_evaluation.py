@@ -4,13 +4,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.sessions import load_sessions, sessions_from_arrays
+from pipelines.sessions import SessionParallelIterator, load_sessions, sessions_from_arrays
 from pipelines.synthetic_sessions import (
     generate_markov_sessions,
     make_markov_chain,
     markov_best_metrics,
 )
-from tfmodels.models.gru4rec.evaluation import evaluate, evaluate_ranks
+from tfmodels.models.gru4rec.evaluation import evaluate as _evaluate
+from tfmodels.models.gru4rec.evaluation import evaluate_metrics
+from tfmodels.models.gru4rec.evaluation import evaluate_ranks as _evaluate_ranks
+
+
+def evaluate(model, data, cutoffs=(20,), mode="standard", batch_size=512):
+    return _evaluate(model, SessionParallelIterator(data, batch_size), cutoffs, mode)
+
+
+def evaluate_ranks(model, data, mode="standard", batch_size=512):
+    return _evaluate_ranks(model, SessionParallelIterator(data, batch_size), mode)
 
 
 class CountingModel:
@@ -30,9 +40,9 @@ class CountingModel:
 
     def score_step(self, input_items, hidden, training=False):
         assert not training
-        h = np.asarray(hidden[0])
-        scores = self.table[np.asarray(input_items)] + h * self.bonus[None, :]
-        return tf.constant(scores), [tf.constant(h + 1.0)]
+        h = hidden[0]
+        scores = tf.gather(self.table, input_items) + h * self.bonus[None, :]
+        return scores, [h + 1.0]
 
 
 def _reference(model, data, cutoffs, mode):
@@ -89,7 +99,7 @@ def test_hand_worked_single_session():
             table = np.array([[0.0, 3.0, 2.0, 1.0],   # after item 0: item 2 ranks 2nd
                               [4.0, 0.0, 1.0, 2.0],   # after item 1
                               [1.0, 1.0, 1.0, 5.0]], dtype=np.float32)  # after item 2
-            return table[np.asarray(items)], []
+            return tf.gather(table, items), []
 
     data = sessions_from_arrays([1, 1, 1, 1], [0, 2, 1, 3], [0, 1, 2, 3])
     # item ids 0,2,1,3 map to idx 0,1,2,3: inputs idx 0,1,2 -> targets idx 1,2,3
@@ -120,8 +130,10 @@ def test_oracle_reaches_the_best_achievable_metrics():
         def initial_state(self, batch):
             return []
 
+        probs = tf.constant(chain.next_item_probs(test.item_ids), tf.float32)
+
         def score_step(self, items, hidden, training=False):
-            return chain.next_item_probs(test.item_ids[np.asarray(items)]), []
+            return tf.gather(self.probs, items), []
 
     best = markov_best_metrics(chain, test, cutoffs=(5, 20))
     got = evaluate(Oracle(), test, cutoffs=(5, 20), mode="conservative")
@@ -159,9 +171,9 @@ def test_hidden_rows_follow_their_lanes_when_the_batch_shrinks():
         """Scores peak at item 3 * state: the rank of the target depends on the state."""
 
         def score_step(self, input_items, hidden, training=False):
-            h = np.asarray(hidden[0])
-            scores = -np.abs(np.arange(11.0)[None, :] - 3.0 * h)
-            return tf.constant(scores, tf.float32), [tf.constant(h + 1.0)]
+            h = hidden[0]
+            scores = -tf.abs(tf.range(11.0)[None, :] - 3.0 * h)
+            return scores, [h + 1.0]
 
     model = Peaked(11)
     ranks = np.concatenate(list(evaluate_ranks(model, data, mode="standard", batch_size=2)))
@@ -174,3 +186,36 @@ def test_hidden_rows_follow_their_lanes_when_the_batch_shrinks():
     assert sorted(ranks.tolist()) == sorted(float(w) for w in want)
     assert evaluate(model, data, cutoffs=(2,), batch_size=2)[2] == pytest.approx(
         evaluate(model, data, cutoffs=(2,), batch_size=1)[2])
+
+
+def test_arrays_input_ndcg_and_masked_tail_match_the_reference():
+    # the schedule arrays themselves (not the iterator) and NDCG, with a long tail of
+    # finishing lanes (masked, then compacted)
+    data = _random_sessions(300, 25, seed=5)
+    model = CountingModel(data.n_items, seed=6)
+    arrays = SessionParallelIterator(data, 64).schedule()
+    got = evaluate_metrics(model, arrays, cutoffs=(3, 10), mode="median").result()
+    want = _reference(model, data, (3, 10), "median")
+    ranks = []
+    for s in range(data.n_sessions):
+        items = data.item_idx[data.offsets[s]:data.offsets[s + 1]]
+        for pos in range(len(items) - 1):
+            sc = model.table[items[pos]] + pos * model.bonus
+            t = sc[items[pos + 1]]
+            ranks.append((sc > t).sum() + 1 + 0.5 * ((sc == t).sum() - 1))
+    ranks = np.array(ranks)
+    for k in (3, 10):
+        assert got[k]["recall"] == pytest.approx(want[k][0], abs=1e-12)
+        assert got[k]["mrr"] == pytest.approx(want[k][1], abs=1e-12)
+        assert got[k]["ndcg"] == pytest.approx(
+            np.where(ranks <= k, 1 / np.log2(ranks + 1), 0).mean(), abs=1e-12)
+
+
+def test_bad_test_arrays():
+    model = CountingModel(5)
+    with pytest.raises(ValueError, match="steps, lanes"):
+        _evaluate(model, (np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 2))))
+    with pytest.raises(ValueError, match="no \\(input, next item\\) events"):
+        _evaluate(model, (-np.ones((2, 3)), -np.ones((2, 3)), np.zeros((2, 3))))
+    with pytest.raises(ValueError, match="schedule"):
+        _evaluate(model, 42)

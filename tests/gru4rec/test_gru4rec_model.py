@@ -25,6 +25,81 @@ def np_gru(x, h, wx, wrz, wh, bh):
     return (1 - z) * h + z * c
 
 
+def np_gru_reset_after(x, h, wx, wrz, wh, bh, bhh):
+    """PyTorch nn.GRUCell form: reset applied after Wh, with its own bias."""
+    u = h.shape[1]
+    vx = x @ wx + bh
+    r = sig(vx[:, u:2 * u] + h @ wrz[:, :u])
+    z = sig(vx[:, 2 * u:] + h @ wrz[:, u:])
+    c = np.tanh(vx[:, :u] + r * (h @ wh + bhh))
+    return (1 - z) * h + z * c
+
+
+@pytest.mark.parity
+def test_reset_after_matches_numpy_and_torch_grucell():
+    rng = np.random.default_rng(3)
+    layer = GRULayer(4, 3, seed=2, reset_after=True)
+    layer.Bh.assign(rng.normal(size=12).astype(np.float32))
+    layer.Bhh.assign(rng.normal(size=4).astype(np.float32))
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+    h = rng.normal(size=(5, 4)).astype(np.float32)
+    got = layer(tf.constant(x), tf.constant(h)).numpy()
+    wx, wrz, wh, bh, bhh = (v.numpy() for v in (layer.Wx, layer.Wrz, layer.Wh, layer.Bh,
+                                                 layer.Bhh))
+    ref = np_gru_reset_after(x, h, wx, wrz, wh, bh, bhh)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+    assert np.abs(got - np_gru(x, h, wx, wrz, wh, bh)).max() > 1e-3  # the cells differ
+    import torch
+
+    # torch: gates (r, z, n), h' = (1 - z') n + z' h, so z' = 1 - z: negate the z block
+    cell = torch.nn.GRUCell(3, 4)
+    u = 4
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.tensor(np.concatenate(
+            [wx[:, u:2 * u], -wx[:, 2 * u:], wx[:, :u]], axis=1).T))
+        cell.weight_hh.copy_(torch.tensor(np.concatenate(
+            [wrz[:, :u], -wrz[:, u:], wh], axis=1).T))
+        cell.bias_ih.copy_(torch.tensor(np.concatenate([bh[u:2 * u], -bh[2 * u:], bh[:u]])))
+        cell.bias_hh.copy_(torch.tensor(np.concatenate([np.zeros(2 * u, np.float32), bhh])))
+        want = cell(torch.tensor(x), torch.tensor(h)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_reset_after_model_weights_and_default():
+    assert GRU4RecParams().reset_after is False
+    m = GRU4Rec(30, GRU4RecParams(layers=[8, 6], reset_after=True))
+    assert {"gru_0/Bhh", "gru_1/Bhh"} <= set(m.named_weights())
+    assert any(v is m.grus[0].Bhh for v in m.dense_variables())
+    # the item-input first layer keeps the original cell (as the PyTorch GRUEmbedding)
+    m2 = GRU4Rec(30, GRU4RecParams(layers=[8, 6], reset_after=True,
+                                   constrained_embedding=False, embedding=0))
+    assert m2.grus[0].Bhh is None and m2.grus[1].Bhh is not None
+    assert "gru_0/Bhh" not in GRU4Rec(30, GRU4RecParams(layers=[8])).named_weights()
+
+
+@pytest.mark.parametrize("ps", [dict(layers=[6, 5]),
+                                dict(layers=[6], reset_after=True, constrained_embedding=False,
+                                     embedding=4)])
+def test_keras_save_and_load_model_round_trip(tmp_path, ps):
+    import keras
+
+    m = GRU4Rec(25, GRU4RecParams(**ps), item_ids=np.arange(100, 125))
+    m.By.assign(np.linspace(-1, 1, 25).astype(np.float32))
+    path = str(tmp_path / "g4r.keras")
+    m.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, GRU4Rec)
+    assert loaded.params == m.params and loaded.item_ids.tolist() == m.item_ids.tolist()
+    items = np.array([3, 7, 24])
+    state = [tf.random.stateless_normal((3, u), seed=(1, i)) for i, u in enumerate(m.state_sizes)]
+    a, ha = m.score_step(items, state)
+    b, hb = loaded.score_step(items, state)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for x, y in zip(ha, hb):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    np.testing.assert_array_equal(m.recommend([1, 2], 5)[0], loaded.recommend([1, 2], 5)[0])
+
+
 def test_gru_layer_matches_formula():
     rng = np.random.default_rng(0)
     layer = GRULayer(4, 3, seed=1)
@@ -145,8 +220,9 @@ def _ref_step(w, x, y, s, h, p, n_items):
     return float(loss), out, hn.numpy()
 
 
+@pytest.mark.parametrize("runner", ["_chunk", "_chunk_full"])  # plain graph / XLA-fused step
 @pytest.mark.parametrize("loss", ["cross-entropy", "bpr-max"])
-def test_training_step_matches_rederivation(loss):
+def test_training_step_matches_rederivation(loss, runner):
     p = GRU4RecParams(layers=[6], loss=loss, batch_size=3, n_sample=4, learning_rate=0.3,
                       sample_store_size=40, elu_param=0.5, bpreg=0.7)
     m = GRU4Rec(12, p)
@@ -160,7 +236,7 @@ def test_training_step_matches_rederivation(loss):
     x, y = np.array([2, 5, 2], np.int32), np.array([5, 9, 0], np.int32)
     s = np.array([[9, 1, 1, 11]], np.int32)  # repeats and overlaps with x/y on purpose
     ref_loss, ref_w, ref_h = _ref_step(w, x, y, s[0], h0.astype(np.float64), p, 12)
-    losses, hidden = trainer._chunk(x[None], y[None], np.zeros((1, 3), bool), s, [h0])
+    losses, hidden = getattr(trainer, runner)(x[None], y[None], np.zeros((1, 3), bool), s, [h0])
     np.testing.assert_allclose(losses.numpy()[0], ref_loss, rtol=1e-5)
     np.testing.assert_allclose(hidden[0].numpy(), ref_h, rtol=1e-5, atol=1e-6)
     got = {"Wy": m.Wy, "By": m.By, "Wx": g.Wx, "Wrz": g.Wrz, "Wh": g.Wh, "Bh": g.Bh}

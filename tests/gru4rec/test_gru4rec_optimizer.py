@@ -57,8 +57,9 @@ def test_dense_updates(mom):
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("static", [False, True])
 @pytest.mark.parametrize("mom", [0.0, 0.5])
-def test_sparse_row_updates_with_repeated_indices(mom):
+def test_sparse_row_updates_with_repeated_indices(mom, static):
     rng = np.random.default_rng(1)
     w0 = rng.normal(size=(8, 3)).astype(np.float32)
     updates = [
@@ -70,8 +71,13 @@ def test_sparse_row_updates_with_repeated_indices(mom):
     var = tf.Variable(w0)
     opt = AdagradM(0.2, mom)
     opt.build([var])
+    # static: the XLA-compiled new rows, then the scatter (as the fused training step)
+    rows_fn = tf.function(lambda i, r: opt.sparse_rows(var, i, r), jit_compile=True)
     for idx, rows in updates:
-        opt.apply_sparse(var, tf.constant(idx, tf.int32), tf.constant(rows))
+        if static:
+            opt.write_rows(var, *rows_fn(tf.constant(idx, tf.int32), tf.constant(rows)))
+        else:
+            opt.apply_sparse(var, tf.constant(idx, tf.int32), tf.constant(rows))
     ref = np_sparse(w0.astype(np.float64), updates, 0.2, mom)
     np.testing.assert_allclose(var.numpy(), ref, rtol=1e-5, atol=1e-6)
     untouched = [0, 3, 4, 6]

@@ -61,6 +61,8 @@ class MultiHeadAttention(keras.layers.Layer):
       kernel_initializer: initializer of the four kernels.
       mask_value: added to the logits of masked positions (BERT: −10000; use a
         very large negative number for PyTorch ``-inf`` semantics).
+      output_projection: False returns the concatenated heads without the output
+        projection (SASRec's ``multihead_attention`` has none).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class MultiHeadAttention(keras.layers.Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         mask_value=-10000.0,
+        output_projection=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -88,6 +91,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.mask_value = float(mask_value)
+        self.output_projection = bool(output_projection)
         init = self.kernel_initializer
         self.query = _dense(self.num_heads * self.key_dim, use_bias, init, "query")
         self.key = _dense(self.num_heads * self.key_dim, use_bias, init, "key")
@@ -101,9 +105,11 @@ class MultiHeadAttention(keras.layers.Layer):
         self.query.build(query_shape)
         self.key.build(key_shape)
         self.value.build(value_shape)
-        out = self.output_dim or int(query_shape[-1])
-        self.output_dense = _dense(out, self.use_bias, self.kernel_initializer, "output_dense")
-        self.output_dense.build(tuple(query_shape[:-1]) + (self.num_heads * self.value_dim,))
+        if self.output_projection:
+            out = self.output_dim or int(query_shape[-1])
+            self.output_dense = _dense(out, self.use_bias, self.kernel_initializer,
+                                       "output_dense")
+            self.output_dense.build(tuple(query_shape[:-1]) + (self.num_heads * self.value_dim,))
         self.built = True
 
     def _projections(self, query, key, value):
@@ -191,7 +197,7 @@ class MultiHeadAttention(keras.layers.Layer):
         context = tf.transpose(context, [0, 2, 1, 3])
         b, t = tf.shape(context)[0], tf.shape(context)[1]
         context = tf.reshape(context, [b, t, self.num_heads * self.value_dim])
-        out = apply_dense(self.output_dense, context)
+        out = context if self.output_dense is None else apply_dense(self.output_dense, context)
         if return_attention_scores:
             return out, probs
         return out
@@ -230,5 +236,6 @@ class MultiHeadAttention(keras.layers.Layer):
             use_bias=self.use_bias,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             mask_value=self.mask_value,
+            output_projection=self.output_projection,
         )
         return config

@@ -11,6 +11,11 @@ The rank of the target among all scored items follows the official GRU4Rec evalu
 rank <= k (not rank < k, a known off-by-one in third-party code); MRR@k averages 1/rank over
 events, counting 0 where rank > k. HR@k and NDCG@k (one relevant item: 1/log2(rank + 1)) are
 the SASRec metrics.
+
+Shared ranking evaluation (GRU4Rec and SASRec): `target_ranks` (tie policy, exclusion of
+seen items), `ranking_sums` (recall/HR, MRR, NDCG at several cut-offs) and `RankingMetrics`
+(accumulation) run inside one compiled evaluation step; `evaluate_ranking` drives it for
+stateless models. The NumPy helpers below them are the reference forms.
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ __all__ = [
     "RecallMrrAccumulator",
     "HitNdcgAccumulator",
     "format_results",
+    "RANKING_METRICS",
+    "exclusion_mask",
+    "target_ranks",
+    "ranking_sums",
+    "RankingMetrics",
+    "evaluate_ranking",
 ]
 
 
@@ -69,19 +80,10 @@ def ranks_from_counts(n_greater, n_equal, mode: str = "standard") -> np.ndarray:
 def compute_ranks(scores, targets, mode: str = "standard") -> tf.Tensor:
     """Ranks (float32 [B]) of `targets` (int [B]) in each row of `scores` ([B, n_items]).
 
-    Full ranking over every column. Works eagerly and inside `tf.function`.
+    Full ranking over every column. Works eagerly and inside `tf.function`; the same as
+    `target_ranks` without exclusions.
     """
-    check_mode(mode)
-    scores = tf.convert_to_tensor(scores)
-    targets = tf.cast(tf.convert_to_tensor(targets), tf.int32)
-    target_scores = tf.gather(scores, targets, axis=1, batch_dims=1)[:, None]
-    n_greater = tf.reduce_sum(tf.cast(scores > target_scores, tf.float32), axis=1)
-    if mode == "standard":
-        return n_greater + 1.0
-    n_equal = tf.reduce_sum(tf.cast(scores == target_scores, tf.float32), axis=1)
-    if mode == "conservative":
-        return n_greater + n_equal
-    return n_greater + 0.5 * (n_equal - 1.0) + 1.0
+    return target_ranks(scores, targets, mode)
 
 
 def compute_ranks_np(scores, targets, mode: str = "standard") -> np.ndarray:
@@ -177,3 +179,185 @@ def format_results(results: dict, names=("Recall", "MRR")) -> str:
     """One line per cut-off in the official run.py form: `Recall@20: 0.xxxxxx MRR@20: 0.xxxxxx`."""
     a, b = names
     return "\n".join(f"{a}@{k}: {v[0]:.6f} {b}@{k}: {v[1]:.6f}" for k, v in results.items())
+
+
+# ----------------------------------------------------------------------------- in-graph ranking
+#
+# The shared ranking evaluation of the next-item models (GRU4Rec, SASRec). The pieces work
+# eagerly and inside `tf.function`, so a model's evaluation step can compute its scores, the
+# ranks and the per-batch metric sums in ONE compiled call (no NumPy round trip per batch):
+#
+#   ranks = target_ranks(scores, targets, mode, exclude=history)   # [B] float32
+#   sums = ranking_sums(ranks, cutoffs)                            # [len(cutoffs), 3]
+#   metrics.update_sums(sums, count)                               # RankingMetrics, host side
+#
+# `evaluate_ranking` is the driver for stateless models (scores from one input batch, e.g.
+# SASRec over a user's history); `tfmodels.models.gru4rec.evaluation` drives the stateful,
+# session-parallel case with the same pieces.
+
+RANKING_METRICS = ("recall", "mrr", "ndcg")
+
+
+def exclusion_mask(exclude, n_items, targets=None, pad: int = -1) -> tf.Tensor:
+    """bool [B, n_items]: True at the items listed in `exclude` (int [B, L] item indices,
+    padded with `pad`; repeats allowed), never at `targets` (int [B]) when given."""
+    exclude = tf.cast(tf.convert_to_tensor(exclude), tf.int32)
+    b = tf.shape(exclude)[0]
+    n = tf.cast(n_items, tf.int32)
+    # padding (and any index outside [0, n)) goes to an extra column that is dropped
+    col = tf.where((exclude == pad) | (exclude < 0) | (exclude >= n), n, exclude)
+    row = tf.broadcast_to(tf.range(b)[:, None], tf.shape(col))
+    idx = tf.stack([tf.reshape(row, [-1]), tf.reshape(col, [-1])], axis=1)
+    hits = tf.scatter_nd(idx, tf.ones([tf.shape(idx)[0]], tf.int32), tf.stack([b, n + 1]))
+    mask = hits[:, :n] > 0
+    if targets is not None:
+        targets = tf.cast(tf.convert_to_tensor(targets), tf.int32)
+        mask = mask & ~tf.one_hot(targets, n, on_value=True, off_value=False, dtype=tf.bool)
+    return mask
+
+
+def target_ranks(scores, targets, mode: str = "standard", exclude=None, pad: int = -1,
+                 return_nan: bool = False):
+    """Rank (float32 [B]) of `targets` (int [B]) among all columns of `scores` [B, n_items].
+
+    Ties follow `mode` (module docstring). `exclude` removes items from the ranking (seen
+    items in a full-ranking protocol): either int [B, L] item indices padded with `pad`
+    or a bool mask [B, n_items]; the target itself is never removed. For a sampled
+    protocol pass the scores of [target, negatives...] with targets = 0.
+
+    With `return_nan=True` also returns the number (int32) of NaN target scores (a diverged
+    model), so a compiled step can report it instead of ranking garbage.
+    """
+    check_mode(mode)
+    scores = tf.convert_to_tensor(scores)
+    targets = tf.cast(tf.convert_to_tensor(targets), tf.int32)
+    target_scores = tf.gather(scores, targets, axis=1, batch_dims=1)[:, None]
+    greater = scores > target_scores
+    equal = scores == target_scores if mode != "standard" else None
+    if exclude is not None:
+        exclude = tf.convert_to_tensor(exclude)
+        if exclude.dtype != tf.bool:
+            exclude = exclusion_mask(exclude, tf.shape(scores)[1], targets, pad)
+        else:
+            exclude = exclude & ~tf.one_hot(targets, tf.shape(scores)[1], on_value=True,
+                                            off_value=False, dtype=tf.bool)
+        greater = greater & ~exclude
+        if equal is not None:
+            equal = equal & ~exclude
+    n_greater = tf.reduce_sum(tf.cast(greater, tf.float32), axis=1)
+    if mode == "standard":
+        ranks = n_greater + 1.0
+    else:
+        n_equal = tf.reduce_sum(tf.cast(equal, tf.float32), axis=1)
+        ranks = (n_greater + n_equal if mode == "conservative"
+                 else n_greater + 0.5 * (n_equal - 1.0) + 1.0)
+    if return_nan:
+        n_nan = tf.reduce_sum(tf.cast(tf.math.is_nan(target_scores), tf.int32))
+        return ranks, n_nan
+    return ranks
+
+
+def ranking_sums(ranks, cutoffs, weights=None) -> tf.Tensor:
+    """Per-batch sums (float64 [len(cutoffs), 3]) of (recall = HR, MRR, NDCG) per cut-off.
+
+    recall@k = [rank <= k], MRR@k = [rank <= k] / rank, NDCG@k = [rank <= k] /
+    log2(rank + 1) (one relevant item). `weights` [B] (e.g. 0 for padding rows) scale each
+    event. Feed the result to `RankingMetrics.update_sums`.
+    """
+    cutoffs = check_cutoffs(cutoffs)
+    # float64: ranks are exact in float32, the per-event terms and sums are not
+    r = tf.cast(tf.convert_to_tensor(ranks), tf.float64)[None, :]  # [1, B]
+    k = tf.constant(cutoffs, tf.float64)[:, None]                   # [K, 1]
+    hit = tf.cast(r <= k, tf.float64)
+    if weights is not None:
+        hit = hit * tf.cast(weights, tf.float64)[None, :]
+    per = tf.stack([hit, hit / r, hit * (np.log(2.0) / tf.math.log(r + 1.0))], axis=2)
+    return tf.reduce_sum(per, axis=1)                                # [K, 3] float64
+
+
+class RankingMetrics:
+    """Recall (= HR), MRR and NDCG at several cut-offs, averaged over every ranked event.
+
+    Fed either per-batch sums from a compiled step (`update_sums(ranking_sums(...), n)`) or
+    ranks (`update(ranks)`). Sums are kept in float64 on the host.
+    `result()` -> {k: {"recall": r, "mrr": m, "ndcg": n}}; `pairs("recall", "mrr")` ->
+    {k: (r, m)} (the official GRU4Rec form, printed by `format_results`).
+    """
+
+    def __init__(self, cutoffs=(20,)):
+        self.cutoffs = check_cutoffs(cutoffs)
+        self.reset()
+
+    def reset(self):
+        self.count = 0
+        self._sums = np.zeros((len(self.cutoffs), 3), np.float64)
+
+    def update_sums(self, sums, count) -> None:
+        sums = np.asarray(sums, dtype=np.float64)
+        if sums.shape != self._sums.shape:
+            raise ValueError(f"sums must have shape {self._sums.shape}, got {sums.shape}")
+        self._sums += sums
+        self.count += int(count)
+
+    def update(self, ranks) -> None:
+        ranks = _ranks(ranks)
+        self.count += len(ranks)
+        for i, k in enumerate(self.cutoffs):
+            self._sums[i] += (recall_at_k(ranks, k).sum(), mrr_at_k(ranks, k).sum(),
+                              ndcg_at_k(ranks, k).sum())
+
+    def result(self) -> dict:
+        if self.count == 0:
+            raise ValueError("no events were evaluated")
+        means = self._sums / self.count
+        return {k: dict(zip(RANKING_METRICS, map(float, means[i])))
+                for i, k in enumerate(self.cutoffs)}
+
+    def pairs(self, first: str = "recall", second: str = "mrr") -> dict:
+        res = self.result()
+        return {k: (v[first], v[second]) for k, v in res.items()}
+
+
+def evaluate_ranking(score_fn, batches, cutoffs=(20,), mode: str = "standard",
+                     pad: int = -1, jit_compile: bool = False) -> RankingMetrics:
+    """Full ranking of stateless models: one compiled call per batch (scores, ranks, sums).
+
+    Args:
+      score_fn: TF-traceable `inputs -> scores [B, n_items]` (e.g. a model's scoring of a
+        batch of histories).
+      batches: iterable of `(inputs, targets)` or `(inputs, targets, exclude)` with
+        `targets` int [B] item indices and `exclude` int [B, L] items not to rank (padded
+        with `pad`; e.g. the items the user has already seen) or bool [B, n_items].
+        `inputs` may be any nest of tensors/arrays.
+      cutoffs, mode: metric cut-offs and tie policy.
+      jit_compile: compile the step with XLA (pad batches to one size to avoid recompiles).
+
+    Returns:
+      The filled `RankingMetrics` (`.result()`, `.pairs()`, `.count`).
+
+    Raises:
+      ValueError: unknown mode, bad cut-offs, no batches, or a NaN target score.
+    """
+    check_mode(mode)
+    metrics = RankingMetrics(cutoffs)
+    cut = metrics.cutoffs
+
+    def step(inputs, targets, exclude):
+        scores = score_fn(inputs)
+        ranks, n_nan = target_ranks(scores, targets, mode, exclude=exclude, pad=pad,
+                                    return_nan=True)
+        return ranking_sums(ranks, cut), n_nan
+
+    compiled = tf.function(step, reduce_retracing=True, jit_compile=jit_compile)
+    for batch in batches:
+        if len(batch) == 2:
+            (inputs, targets), exclude = batch, None
+        else:
+            inputs, targets, exclude = batch
+        sums, n_nan = compiled(inputs, targets, exclude)
+        if int(n_nan):
+            raise ValueError("NaN scores: the model cannot be evaluated")
+        metrics.update_sums(sums, np.shape(targets)[0])
+    if metrics.count == 0:
+        raise ValueError("no batches to evaluate")
+    return metrics

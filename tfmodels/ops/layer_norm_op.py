@@ -10,8 +10,9 @@ Implementations (see :func:`active_implementation`):
     chosen here: ``ffi`` (typed-FFI custom call into the same C++ kernels, XLA CPU only),
     ``builder`` (XLA builder ops, any backend) or ``auto`` (ffi on CPU, builder elsewhere).
     The argument wins over the ``TFMODELS_LAYER_NORM_LOWERING`` environment variable.
-  * ``composite``: plain TF ops, used when the library could not be built (with a warning) or
-    for float64 inputs, which the kernels do not take.
+  * ``composite``: plain TF ops, used when the library could not be built (with a warning),
+    for float64 inputs, which the kernels do not take, and for everything traced inside
+    :func:`composite_only` (SavedModel exports that must hold only standard TensorFlow ops).
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Next-item baselines of the GRU4Rec paper, evaluated exactly like GRU4Rec.
 
-Both expose the model interface of `evaluation.evaluate` (`initial_state`, `score_step`),
-so they are ranked over all items with the same metrics and tie policies.
+Both expose the model interface of `evaluation.evaluate` (`initial_state`, a TF-traceable
+`score_step`), so they are ranked over all items with the same metrics and tie policies.
+They are built from training sessions given as any object with `n_items`, `n_sessions`,
+`n_events`, `item_idx` (item index per event, sessions back to back), `offsets`,
+`session_lengths` and `item_counts()` (e.g. `pipelines.sessions.SessionData`).
 
 - `MostPopular`: score = number of training events of the item (official `baselines.Pop`
   ranks by pop / (pop + 1) and keeps the top 100; here every item keeps its count, so
@@ -21,8 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-
-from pipelines.sessions import SessionData
+import tensorflow as tf
 
 __all__ = ["MostPopular", "ItemCoOccurrence"]
 
@@ -34,24 +36,27 @@ class _Stateless:
         return []
 
     def score_step(self, input_items, hidden, training: bool = False):
-        return self.scores(np.asarray(input_items, dtype=np.int64)), []
+        """(scores float32 [B, n_items], []): works eagerly and inside `tf.function`."""
+        items = tf.cast(tf.convert_to_tensor(input_items), tf.int32)
+        return self.scores(items), []
 
 
 class MostPopular(_Stateless):
     """Recommends the items with the most training events, whatever the session."""
 
-    def __init__(self, train: SessionData):
+    def __init__(self, train):
         self.n_items = train.n_items
         self.counts = train.item_counts().astype(np.float64)
+        self._counts = tf.constant(self.counts, tf.float32)
 
-    def scores(self, items: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(self.counts, (len(items), self.n_items))
+    def scores(self, items) -> tf.Tensor:
+        return tf.broadcast_to(self._counts, [tf.shape(items)[0], self.n_items])
 
 
 class ItemCoOccurrence(_Stateless):
     """Item-to-item co-occurrence (Item-KNN) next-item recommender."""
 
-    def __init__(self, train: SessionData, n_sims: int = 100, lmbd: float = 20.0,
+    def __init__(self, train, n_sims: int = 100, lmbd: float = 20.0,
                  alpha: float = 0.5, normalize: bool = True, successor_only: bool = False,
                  pop_fallback: bool = True):
         if n_sims < 1:
@@ -84,15 +89,20 @@ class ItemCoOccurrence(_Stateless):
         self.neighbours[rows, rank] = cols
         self.neighbour_scores[rows, rank] = 2.0 + vals if pop_fallback else vals
         self.similarity = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+        self._fallback = tf.constant(self.fallback, tf.float32)
+        self._neighbours = tf.constant(self.neighbours, tf.int32)
+        self._neighbour_scores = tf.constant(self.neighbour_scores, tf.float32)
 
-    def scores(self, items: np.ndarray) -> np.ndarray:
-        out = np.tile(self.fallback, (len(items), 1))
-        rows = np.arange(len(items))[:, None]
-        out[rows, self.neighbours[items]] = self.neighbour_scores[items]
-        return out
+    def scores(self, items) -> tf.Tensor:
+        b = tf.shape(items)[0]
+        out = tf.broadcast_to(self._fallback, [b, self.n_items])
+        cols = tf.gather(self._neighbours, items)                       # [B, width]
+        rows = tf.broadcast_to(tf.range(b)[:, None], tf.shape(cols))
+        idx = tf.stack([rows, cols], axis=-1)
+        return tf.tensor_scatter_nd_update(out, idx, tf.gather(self._neighbour_scores, items))
 
 
-def _cooccurrence(data: SessionData, successor_only: bool) -> sp.csr_matrix:
+def _cooccurrence(data, successor_only: bool) -> sp.csr_matrix:
     n = data.n_items
     if successor_only:
         is_last = np.zeros(data.n_events, dtype=bool)

@@ -7,8 +7,13 @@ Follows the official implementations (hidasib/GRU4Rec ``model``, GRU4Rec_Tensorf
   the input embedding), ``embedding=N`` (separate input matrix ``E``) or neither (the
   one-hot input goes straight into the first GRU layer, whose input matrix is then an
   item matrix ``[n_items, 3 * units]``).
-- GRU cell as the original: ``r, z = sigmoid(x Wx_{r,z} + h Wrz + b)``,
-  ``c = tanh((r * h) Wh + x Wx_c + b_c)``, ``h' = (1 - z) h + z c``; weight blocks
+- GRU cell as the Theano and TF originals: ``r, z = sigmoid(x Wx_{r,z} + h Wrz + b)``,
+  ``c = tanh((r * h) Wh + x Wx_c + b_c)``, ``h' = (1 - z) h + z c``: the reset gate is
+  applied BEFORE the hidden matmul. The official PyTorch code uses ``nn.GRUCell`` for
+  these layers, which applies it after, with a separate bias:
+  ``c = tanh(x Wx_c + b_c + r * (h Wh + b_hh))``; ``reset_after=True`` (a GRU4Rec
+  parameter, off by default) selects that cell (new weight ``Bhh``; the item-input first
+  layer keeps the original cell, as the PyTorch ``GRUEmbedding`` does). Weight blocks
   ``Wx = [candidate | reset | update]``, ``Wrz = [reset | update]``; every gate block
   initialised uniform in ``±sqrt(6 / (fan_in + fan_out))``, biases zero.
 - Scores ``h Wy^T + By``. Dropout on the embedding (``dropout_p_embed``) and on every
@@ -35,6 +40,7 @@ def block_uniform(fan_in: int, fan_out: int, seed: int):
     return keras.initializers.RandomUniform(-limit, limit, seed=seed)
 
 
+@keras.saving.register_keras_serializable(package="tfmodels")
 class _BlockInit(keras.initializers.Initializer):
     """Concatenation along the last axis of independently drawn uniform blocks."""
 
@@ -51,13 +57,20 @@ class _BlockInit(keras.initializers.Initializer):
                 "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="tfmodels")
 class GRULayer(keras.layers.Layer):
-    """One official GRU4Rec GRU layer; ``item_input=True`` makes ``Wx`` an item matrix."""
+    """One official GRU4Rec GRU layer; ``item_input=True`` makes ``Wx`` an item matrix.
+
+    ``reset_after=False``: ``c = tanh((r * h) Wh + x Wx_c + b_c)`` (Theano/TF originals);
+    ``reset_after=True``: ``c = tanh(x Wx_c + b_c + r * (h Wh + Bhh))`` (PyTorch
+    ``nn.GRUCell``, as the official PyTorch GRU4Rec).
+    """
 
     def __init__(self, units: int, input_dim: int, item_input: bool = False, seed: int = 0,
-                 **kwargs):
+                 reset_after: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.units, self.input_dim, self.item_input, self.seed = units, input_dim, item_input, seed
+        self.reset_after = bool(reset_after)
         u = units
         self.Wx = self.add_weight(shape=(input_dim, 3 * u), name="Wx",
                                   initializer=_BlockInit(input_dim, u, 3, seed))
@@ -66,6 +79,8 @@ class GRULayer(keras.layers.Layer):
         self.Wh = self.add_weight(shape=(u, u), name="Wh",
                                   initializer=block_uniform(u, u, seed + 5))
         self.Bh = self.add_weight(shape=(3 * u,), name="Bh", initializer="zeros")
+        self.Bhh = (self.add_weight(shape=(u,), name="Bhh", initializer="zeros")
+                    if self.reset_after else None)
         self.built = True
 
     def project(self, x):
@@ -80,7 +95,10 @@ class GRULayer(keras.layers.Layer):
         vrz = tf.matmul(h, self.Wrz)
         rz = tf.sigmoid(vx[:, u:] + vrz)
         r, z = rz[:, :u], rz[:, u:]
-        c = tf.tanh(tf.matmul(h * r, self.Wh) + vx[:, :u])
+        if self.reset_after:
+            c = tf.tanh(vx[:, :u] + r * (tf.matmul(h, self.Wh) + self.Bhh))
+        else:
+            c = tf.tanh(tf.matmul(h * r, self.Wh) + vx[:, :u])
         return h + z * (c - h)  # == (1 - z) h + z c
 
     def call(self, x, h):
@@ -88,9 +106,11 @@ class GRULayer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "input_dim": self.input_dim,
-                "item_input": self.item_input, "seed": self.seed}
+                "item_input": self.item_input, "seed": self.seed,
+                "reset_after": self.reset_after}
 
 
+@keras.saving.register_keras_serializable(package="tfmodels")
 class GRU4Rec(keras.Model):
     """GRU4Rec over ``n_items`` item indices (0 .. n_items-1).
 
@@ -124,8 +144,11 @@ class GRU4Rec(keras.Model):
         self.grus = []
         for i, units in enumerate(layers):
             fan_in = layers[i - 1] if i > 0 else n_input
-            self.grus.append(GRULayer(units, fan_in, item_input=(i == 0 and self.mode == "none"),
-                                      seed=seed + 10 * (i + 1), name=f"gru_{i}"))
+            item_input = i == 0 and self.mode == "none"
+            self.grus.append(GRULayer(units, fan_in, item_input=item_input,
+                                      seed=seed + 10 * (i + 1),
+                                      reset_after=p.reset_after and not item_input,
+                                      name=f"gru_{i}"))
         self.Wy = self.add_weight(shape=(self.n_items, layers[-1]), name="Wy",
                                   initializer=block_uniform(self.n_items, layers[-1], seed + 1))
         self.By = self.add_weight(shape=(self.n_items,), name="By", initializer="zeros")
@@ -150,6 +173,8 @@ class GRU4Rec(keras.Model):
         for i, g in enumerate(self.grus):
             out.update({f"gru_{i}/Wx": g.Wx, f"gru_{i}/Wrz": g.Wrz, f"gru_{i}/Wh": g.Wh,
                         f"gru_{i}/Bh": g.Bh})
+            if g.Bhh is not None:
+                out[f"gru_{i}/Bhh"] = g.Bhh
         return out
 
     def item_matrices(self) -> list:
@@ -166,7 +191,7 @@ class GRU4Rec(keras.Model):
         for i, g in enumerate(self.grus):
             if not (i == 0 and self.mode == "none"):
                 out.append(g.Wx)
-            out += [g.Wrz, g.Wh, g.Bh]
+            out += [g.Wrz, g.Wh, g.Bh] + ([g.Bhh] if g.Bhh is not None else [])
         return out
 
     # ---------------------------------------------------------------- forward
@@ -250,12 +275,15 @@ class GRU4Rec(keras.Model):
         return top.indices.numpy(), top.values.numpy()
 
     def get_config(self):
-        return {"n_items": self.n_items, "params": self.params.to_dict(), "name": self.name}
+        """Constructor arguments (JSON-able), so ``model.save("x.keras")`` round-trips."""
+        item_ids = None if self.item_ids is None else self.item_ids.tolist()
+        return {"n_items": self.n_items, "params": self.params.to_dict(),
+                "item_ids": item_ids, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
         return cls(config["n_items"], GRU4RecParams.from_dict(config["params"]),
-                   name=config.get("name"))
+                   item_ids=config.get("item_ids"), name=config.get("name"))
 
 
 def _dropout(p: float):

@@ -13,6 +13,11 @@ one above, which is what we do. Item-indexed matrices (Wy, By, E, the one-hot GR
 matrix) get sparse updates: the gradient rows of repeated indices are summed first
 (as PyTorch's ``coalesce``) and only those rows of w, acc and v change; untouched
 rows keep their velocity without decaying it, as in the official code.
+
+``sparse_rows`` computes the same update with shapes known at trace time (a sort instead
+of ``tf.unique``), so it can be compiled with XLA together with the rest of a training
+step; ``write_rows`` then scatters the new rows (a scatter into a variable inside XLA
+would copy the whole item matrix).
 """
 
 from __future__ import annotations
@@ -76,3 +81,36 @@ class AdagradM:
             var.scatter_add(tf.IndexedSlices(vel, uniq))
         else:
             var.scatter_sub(tf.IndexedSlices(self.learning_rate * step, uniq))
+
+    def sparse_rows(self, v, indices, values):
+        """The new rows of a sparse update, with static shapes (XLA-compilable).
+
+        Returns ``(rows_idx [N], new (var, acc[, mom]) rows [N, ...])`` for the N index
+        rows: sorted, repeats summed into one slot; slots left over by repeats repeat the
+        first slot (same index, same values), so ``write_rows`` can scatter all N rows
+        without a data-dependent shape and the result equals ``apply_sparse``.
+        """
+        var, acc, mom = self._slots[id(_tf_var(v))]
+        idx = tf.reshape(indices, [-1])
+        n = tf.shape(idx)[0]
+        sidx = tf.sort(idx)
+        order = tf.argsort(idx, stable=True)
+        first = tf.concat([[True], sidx[1:] != sidx[:-1]], axis=0)
+        seg = tf.cumsum(tf.cast(first, tf.int32)) - 1
+        g = tf.math.unsorted_segment_sum(tf.gather(values, order), seg, n)
+        uidx = tf.math.unsorted_segment_max(sidx, seg, n)
+        slot = tf.where(tf.range(n) <= seg[-1], tf.range(n), 0)   # leftovers -> slot 0
+        g = tf.gather(g, slot)
+        uidx = tf.gather(uidx, slot)
+        acc_rows = tf.gather(acc, uidx) + g * g
+        step = g / tf.sqrt(acc_rows + self.epsilon)
+        if mom is not None:
+            vel = self.momentum * tf.gather(mom, uidx) - self.learning_rate * step
+            return uidx, (tf.gather(var, uidx) + vel, acc_rows, vel)
+        return uidx, (tf.gather(var, uidx) - self.learning_rate * step, acc_rows)
+
+    def write_rows(self, v, rows_idx, rows) -> None:
+        """Scatters the rows from ``sparse_rows`` into the variable and its slots."""
+        var, acc, mom = self._slots[id(_tf_var(v))]
+        for target, r in zip((var, acc, mom), rows):
+            target.scatter_update(tf.IndexedSlices(r, rows_idx))

@@ -8,7 +8,8 @@ list separator (``layers=100/100``), ``True``/``False``/``1``/``0`` booleans and
 (the official prints "Unkown attribute" and raises ``NotImplementedError``).
 
 Additions, all optional: ``final_act`` (the Theano original's final activation for
-the ranking losses), ``sample_store_size`` (the run script's ``-ss``), ``seed``.
+the ranking losses), ``sample_store_size`` (the run script's ``-ss``), ``seed``,
+``reset_after`` (the GRU cell of the official PyTorch code: see ``model.GRULayer``).
 ``layers=100,100`` is also accepted in a parameter string: a bare value after a list
 parameter extends that list.
 """
@@ -47,6 +48,7 @@ class GRU4RecParams:
     final_act: str = ""
     sample_store_size: int = 10_000_000
     seed: int = 42
+    reset_after: bool = False
 
     def __post_init__(self):
         self.validate()

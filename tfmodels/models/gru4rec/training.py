@@ -31,7 +31,7 @@ CHUNK_STEPS = 128
 class GRU4RecTrainer:
     """Holds the optimizer state, sample store and the compiled chunk step of one model."""
 
-    def __init__(self, model: GRU4Rec, item_counts):
+    def __init__(self, model: GRU4Rec, item_counts, jit_compile: bool = True):
         self.model = model
         p = self.params = model.params
         counts = np.asarray(item_counts, dtype=np.float64)
@@ -47,13 +47,28 @@ class GRU4RecTrainer:
         if p.loss == "cross-entropy" and p.logq > 0:
             self.log_pop = tf.constant(np.log(np.maximum(counts, 1e-12)), tf.float32)
         self.gen = tf.random.Generator.from_seed(p.seed)
+        self.jit_compile = jit_compile
         self._chunk = self._make_chunk(None)
+        self._chunk_full = self._make_chunk(p.batch_size, jit_compile) if jit_compile else None
 
     # ------------------------------------------------------------------ graph part
-    def _make_chunk(self, width):
-        """Chunk runner for a fixed lane count ``width`` (static shapes) or any (None)."""
+    def _make_chunk(self, width, jit_compile=False):
+        """Chunk runner for a fixed lane count ``width`` (static shapes) or any (None).
+
+        With ``jit_compile`` all of a step but the final row scatters is one XLA
+        computation (``_fused_part``, compiled once for this width)."""
         spec_h = [tf.TensorSpec([width, u], tf.float32) for u in self.params.layers]
-        return tf.function(self._chunk_impl, input_signature=[
+        step = None
+        if jit_compile:
+            fused = tf.function(self._fused_part, jit_compile=True)
+
+            def step(x, y, s, h):
+                return self._step_fused(x, y, s, h, fused)
+
+        def run(xs, ys, resets, samples, hidden):
+            return self._chunk_impl(xs, ys, resets, samples, hidden, step)
+
+        return tf.function(run, input_signature=[
             tf.TensorSpec([None, width], tf.int32), tf.TensorSpec([None, width], tf.int32),
             tf.TensorSpec([None, width], tf.bool),
             tf.TensorSpec([None, self.params.n_sample], tf.int32), spec_h])
@@ -90,13 +105,33 @@ class GRU4RecTrainer:
         grads = tape.gradient(loss, self.dense + rows)
         return loss, new_h, grads
 
-    def _step(self, x, y, s, hidden):
-        m = self.model
+    def _indices(self, x, y, s):
         out_idx = tf.concat([y, s], axis=0)
-        if m.mode == "shared":
-            idx_list = [tf.concat([x, out_idx], 0), out_idx]
-        else:
-            idx_list = [out_idx, out_idx, x]
+        if self.model.mode == "shared":
+            return [tf.concat([x, out_idx], 0), out_idx]
+        return [out_idx, out_idx, x]
+
+    def _fused_part(self, x, y, s, hidden):
+        """Everything of a step but the row scatters, with shapes fixed by the lane count
+        (compiled with XLA in ``_make_chunk``): gathers, forward, loss, backward, dense
+        updates and the new rows of the item matrices and their slots."""
+        idx_list = self._indices(x, y, s)
+        rows = [tf.gather(var, idx) for var, idx in zip(self.sparse, idx_list)]
+        loss, new_h, grads = self._grads(x, y, s, hidden, rows)
+        for var, g in zip(self.dense, grads[:len(self.dense)]):
+            self.opt.apply_dense(var, g)
+        updates = [self.opt.sparse_rows(var, idx, g) for var, idx, g in
+                   zip(self.sparse, idx_list, grads[len(self.dense):])]
+        return loss, new_h, updates
+
+    def _step_fused(self, x, y, s, hidden, fused):
+        loss, new_h, updates = fused(x, y, s, hidden)
+        for var, (rows_idx, rows) in zip(self.sparse, updates):
+            self.opt.write_rows(var, rows_idx, rows)
+        return loss, new_h
+
+    def _step(self, x, y, s, hidden):
+        idx_list = self._indices(x, y, s)
         rows = [tf.gather(var, idx) for var, idx in zip(self.sparse, idx_list)]
         loss, new_h, grads = self._grads(x, y, s, hidden, rows)
         for var, g in zip(self.dense, grads[:len(self.dense)]):
@@ -105,7 +140,8 @@ class GRU4RecTrainer:
             self.opt.apply_sparse(var, idx, g)
         return loss, new_h
 
-    def _chunk_impl(self, xs, ys, resets, samples, hidden):
+    def _chunk_impl(self, xs, ys, resets, samples, hidden, step=None):
+        step = step or self._step
         n = tf.shape(xs)[0]
         losses = tf.TensorArray(tf.float32, size=n)
         for t in tf.range(n):
@@ -113,7 +149,7 @@ class GRU4RecTrainer:
                 shape_invariants=[(h, h.shape) for h in hidden])
             r = resets[t][:, None]
             hidden = [tf.where(r, tf.zeros_like(h), h) for h in hidden]
-            loss, hidden = self._step(xs[t], ys[t], samples[t], hidden)
+            loss, hidden = step(xs[t], ys[t], samples[t], hidden)
             losses = losses.write(t, loss)
         return losses.stack(), hidden
 
@@ -139,7 +175,8 @@ class GRU4RecTrainer:
             lanes = active
             k, width = xs.shape
             s = self.store.take(k) if self.store is not None else np.zeros((k, 0), np.int32)
-            losses, hidden = self._chunk(xs, ys, rs, s, hidden)
+            run = self._chunk_full if (self._chunk_full and width == p.batch_size) else self._chunk
+            losses, hidden = run(xs, ys, rs, s, hidden)
             losses = losses.numpy()
             if not np.all(np.isfinite(losses)):
                 raise FloatingPointError("NaN/inf training loss: lower learning_rate or check data")
@@ -150,25 +187,34 @@ class GRU4RecTrainer:
         return tot_loss / max(tot_events, 1), dt, tot_events, n_steps
 
 
-def fit(model: GRU4Rec, train_data, n_epochs: int | None = None, log=print,
+def fit(model: GRU4Rec, train, item_counts, n_epochs: int | None = None, log=print,
         summary_dir: str | None = None, trainer: GRU4RecTrainer | None = None):
-    """Train ``model`` on a ``pipelines.sessions.SessionData`` for ``n_epochs`` epochs.
+    """Train ``model`` for ``n_epochs`` epochs (default ``params.n_epochs``).
 
-    Prints the official per-epoch line (loss, seconds, mini-batches/s, events/s) and
-    writes ``loss`` and ``events_per_sec`` TensorBoard scalars to ``summary_dir``.
-    Returns the list of per-epoch dicts.
+    ``train`` is a session-parallel stream: an object whose ``chunks(max_steps)`` yields
+    ``(inputs int[k, B], targets int[k, B], resets bool[k, B], active_lanes int[B])``
+    blocks of consecutive steps (e.g. ``pipelines.sessions.SessionParallelIterator(data,
+    params.batch_size)``); ``item_counts`` [n_items] are the training events per item (the
+    popularity of the negative sampler and logq). Prints the official per-epoch line (loss,
+    seconds, mini-batches/s, events/s) and writes ``loss`` and ``events_per_sec``
+    TensorBoard scalars to ``summary_dir``. Returns the list of per-epoch dicts.
+
+    Raises:
+      ValueError: ``item_counts`` does not match the model, or an epoch has no
+        (input, next item) event (e.g. every session has a single event).
     """
-    from pipelines.sessions import SessionParallelIterator  # data side, imported lazily
-
     p = model.params
-    if train_data.n_items != model.n_items:
-        raise ValueError(f"training data has {train_data.n_items} items, model {model.n_items}")
-    trainer = trainer or GRU4RecTrainer(model, train_data.item_counts())
+    if np.shape(item_counts) != (model.n_items,):
+        raise ValueError(f"item_counts must have shape ({model.n_items},) (one count per item "
+                         f"of the model), got {np.shape(item_counts)}")
+    trainer = trainer or GRU4RecTrainer(model, item_counts)
     writer = tf.summary.create_file_writer(summary_dir) if summary_dir else None
     history = []
-    it = SessionParallelIterator(train_data, p.batch_size)  # epoch layout computed once
     for epoch in range(p.n_epochs if n_epochs is None else n_epochs):
-        loss, dt, events, steps = trainer.train_epoch(it)
+        loss, dt, events, steps = trainer.train_epoch(train)
+        if events == 0:
+            raise ValueError("the training data has no (input, next item) events: every "
+                             "session has a single event")
         rec = {"epoch": epoch + 1, "loss": loss, "seconds": dt, "events": events,
                "steps": steps, "events_per_sec": events / max(dt, 1e-9)}
         history.append(rec)
