@@ -119,6 +119,16 @@ def convert_by_vocab(vocab, items):
     return [vocab[item] for item in items]
 
 
+def convert_tokens_to_ids(vocab, tokens):
+    """Tokens to ids with `vocab` (original module-level function)."""
+    return convert_by_vocab(vocab, tokens)
+
+
+def convert_ids_to_tokens(inv_vocab, ids):
+    """Ids to tokens with `inv_vocab` (original module-level function)."""
+    return convert_by_vocab(inv_vocab, ids)
+
+
 def whitespace_tokenize(text):
     """Strips and splits `text` on whitespace (Python's ``str.split`` semantics)."""
     return text.split()

@@ -1,0 +1,27 @@
+"""Small fixtures shared by the fine-tuning tests: a tiny vocab and GLUE-format files."""
+
+from __future__ import annotations
+
+import os
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "cat", "dog", "sat", "on",
+         "mat", "good", "bad", "movie", "is", "was", "it", "not", "very", ",", ".", "?", "!",
+         "who", "what", "where", "when", "john", "mary", "paris", "london", "lives", "in",
+         "born", "##s", "##ed", "##ing", "un", "##want", "want", "runn", "1990", "and", "of",
+         "to", "city", "capital", "france", "england", "big", "small", "red", "blue"]
+
+
+def write_vocab(directory):
+    path = os.path.join(str(directory), "vocab.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(t + "\n" for t in VOCAB))
+    return path
+
+
+def write_tsv(directory, name, rows):
+    os.makedirs(str(directory), exist_ok=True)
+    path = os.path.join(str(directory), name)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write("\t".join(row) + "\n")
+    return path
