@@ -25,3 +25,15 @@ def write_tsv(directory, name, rows):
         for row in rows:
             f.write("\t".join(row) + "\n")
     return path
+
+
+def load_script(name):
+    """Imports scripts/<name>.py as a module (to call its main() in-process)."""
+    import importlib.util
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location(
+        f"_script_{name}", os.path.join(root, "scripts", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
