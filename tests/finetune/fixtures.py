@@ -8,7 +8,8 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "cat", "dog",
          "mat", "good", "bad", "movie", "is", "was", "it", "not", "very", ",", ".", "?", "!",
          "who", "what", "where", "when", "john", "mary", "paris", "london", "lives", "in",
          "born", "##s", "##ed", "##ing", "un", "##want", "want", "runn", "1990", "and", "of",
-         "to", "city", "capital", "france", "england", "big", "small", "red", "blue"]
+         "to", "city", "capital", "france", "england", "big", "small", "red", "blue", "(", ")",
+         "-", "smith", "steve", "'"]
 
 
 def write_vocab(directory):
@@ -37,3 +38,15 @@ def load_script(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def package_file(package, *parts):
+    """A file shipped in an installed package, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        import pytest
+
+        pytest.skip(f"package {package} is not installed")
+    return os.path.join(spec.submodule_search_locations[0], *parts)
