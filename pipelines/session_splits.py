@@ -14,11 +14,11 @@ raw RSC15 (YOOCHOOSE) click file, and per-user item sequences in the SASRec data
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 
-from pipelines.sessions import atomic_text_file, iter_delimited_blocks, write_event_table
+from pipelines.fileio import io
+from pipelines.sessions import iter_delimited_blocks, write_event_table
 
 __all__ = [
     "Events",
@@ -125,7 +125,7 @@ def read_yoochoose_clicks(path: str) -> Events:
     Raises:
       FileNotFoundError / ValueError naming the file and line.
     """
-    if not os.path.isfile(path):
+    if not io.isfile(path):
         raise FileNotFoundError(f"click file not found: {path}")
     sessions, items, times = [], [], []
     line_no = 1
@@ -198,6 +198,7 @@ def _number_by_appearance(ids: np.ndarray) -> np.ndarray:
 
 def write_user_item_pairs(path: str, users, items) -> None:
     """Writes `user item` lines (space-separated, no header; the SASRec format) atomically."""
-    with atomic_text_file(path) as f:
+    io.makedirs(io.dirname(path))
+    with io.atomic_write(path, "w") as f:
         f.writelines(f"{u} {i}\n" for u, i in zip(np.asarray(users).tolist(),
                                                   np.asarray(items).tolist()))
