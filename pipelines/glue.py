@@ -463,6 +463,14 @@ def _label_id(example, label_list):
                      f"task's labels {list(label_list)}")
 
 
+def check_labels(examples, label_list):
+    """Raises a ValueError naming the first example whose label is not in `label_list`
+    (or not a number, for a regression), before any work is done on them."""
+    for example in examples:
+        if not isinstance(example, PaddingInputExample):
+            _label_id(example, label_list)
+
+
 def convert_single_example(ex_index, example, label_list, max_seq_length, tokenizer):
     """Converts a single `InputExample` into a single `InputFeatures` (original semantics:
     ``[CLS] a [SEP] (b [SEP])``, pair truncation, zero padding; a PaddingInputExample

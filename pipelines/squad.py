@@ -589,3 +589,32 @@ def write_predictions(all_examples, all_features, all_results, n_best_size, max_
         with io.atomic_write(path, "w") as writer:
             writer.write(json.dumps(value, indent=4) + "\n")
     return predictions, nbest, null_odds
+
+
+def input_fn_builder(input_file, seq_length, is_training, drop_remainder, seed=None):
+    """``input_fn(params)`` -> tf.data.Dataset of feature dicts from a FeatureWriter file
+    (int32; ``unique_ids`` int64), repeated and shuffled (buffer 100) when training."""
+    import tensorflow as tf
+
+    name_to_features = {
+        "unique_ids": tf.io.FixedLenFeature([], tf.int64),
+        "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+        "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
+        "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+    }
+    if is_training:
+        name_to_features["start_positions"] = tf.io.FixedLenFeature([], tf.int64)
+        name_to_features["end_positions"] = tf.io.FixedLenFeature([], tf.int64)
+
+    def _decode(record):
+        example = tf.io.parse_single_example(record, name_to_features)
+        return {k: v if k == "unique_ids" else tf.cast(v, tf.int32) for k, v in example.items()}
+
+    def input_fn(params):
+        d = tf.data.TFRecordDataset(input_file)
+        if is_training:
+            d = d.repeat().shuffle(buffer_size=100, seed=seed)
+        d = d.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
+        return d.batch(params["batch_size"], drop_remainder=drop_remainder)
+
+    return input_fn
