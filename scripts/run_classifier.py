@@ -100,17 +100,18 @@ EXTRA_METRICS = {"cola": ("mcc",), "mrpc": ("f1",), "qqp": ("f1",),
                  "stsb": ("pearson", "spearman")}
 
 
-def validate_flags():
+def validate_flags(hub_handle=None):
     from pipelines import tokenization
     from tfmodels import io
 
     tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
     if not FLAGS.do_train and not FLAGS.do_eval and not FLAGS.do_predict:
         raise ValueError("At least one of `do_train`, `do_eval` or `do_predict' must be True.")
-    for name in ("data_dir", "bert_config_file", "task_name", "vocab_file", "output_dir"):
+    model_flags = () if hub_handle else ("bert_config_file", "vocab_file")
+    for name in ("data_dir", "task_name", "output_dir", *model_flags):
         if not getattr(FLAGS, name):
             raise ValueError(f"--{name} is required")
-    for name in ("bert_config_file", "vocab_file"):
+    for name in model_flags:
         path = getattr(FLAGS, name)
         if not io.exists(path) or io.isdir(path):
             raise FileNotFoundError(f"--{name}: {path} does not exist")
@@ -188,25 +189,35 @@ def eval_results(task, result, model, dataset, regression):
     return {k: (np.float32(v) if isinstance(v, float) else v) for k, v in out.items()}
 
 
-def main_impl():
-    validate_flags()
-    # Data first (no TensorFlow needed): bad files fail fast, with one clear line.
+def main_impl(hub_handle=None):
+    """run_classifier's main; with ``hub_handle`` (run_classifier_with_tfhub) the encoder,
+    vocab and casing come from that SavedModel instead of the BERT flags."""
+    validate_flags(hub_handle)
+    # Data first: bad files fail before the model is built, with one clear line.
     from pipelines import glue, tokenization
     from tfmodels.models.bert import BertConfig
     from tfmodels.models.bert.finetuning import train_steps
 
-    bert_config = BertConfig.from_json_file(FLAGS.bert_config_file)
-    if FLAGS.max_seq_length > bert_config.max_position_embeddings:
-        raise ValueError(
-            f"Cannot use sequence length {FLAGS.max_seq_length} because the BERT model was "
-            f"only trained up to sequence length {bert_config.max_position_embeddings}")
     task_name = FLAGS.task_name.lower()
     processor = make_processor()
     label_list = processor.get_labels()
     regression = glue.is_regression(label_list)
-    tokenizer = tokenization.FullTokenizer(vocab_file=FLAGS.vocab_file,
-                                           do_lower_case=FLAGS.do_lower_case)
-    check_vocab(tokenizer, bert_config)
+    if hub_handle:
+        from tfmodels.models.bert.hub import load_hub_module, tokenization_info
+
+        bert_config = None
+        vocab_file, do_lower_case = tokenization_info(load_hub_module(hub_handle))
+        tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file,
+                                               do_lower_case=do_lower_case)
+    else:
+        bert_config = BertConfig.from_json_file(FLAGS.bert_config_file)
+        if FLAGS.max_seq_length > bert_config.max_position_embeddings:
+            raise ValueError(
+                f"Cannot use sequence length {FLAGS.max_seq_length} because the BERT model "
+                f"was only trained up to sequence length {bert_config.max_position_embeddings}")
+        tokenizer = tokenization.FullTokenizer(vocab_file=FLAGS.vocab_file,
+                                               do_lower_case=FLAGS.do_lower_case)
+        check_vocab(tokenizer, bert_config)
     train_examples = None
     num_train_steps, num_warmup_steps = 1, 0
     if FLAGS.do_train:
@@ -240,8 +251,13 @@ def main_impl():
 
     training.set_mixed_precision(FLAGS.use_mixed_precision)
     with strategy.scope():
-        model = BertClassifier(bert_config, 1 if regression else len(label_list),
-                               regression=regression)
+        num_labels = 1 if regression else len(label_list)
+        if hub_handle:
+            from tfmodels.models.bert.hub import HubClassifier
+
+            model = HubClassifier(hub_handle, num_labels, regression=regression)
+        else:
+            model = BertClassifier(bert_config, num_labels, regression=regression)
         model.build()
         names = {v.path: n for n, v in model.original_names().items()}
         optimizer = training.loss_scaled(create_optimizer(
@@ -255,7 +271,7 @@ def main_impl():
         steps_per_loop=FLAGS.iterations_per_loop, log_steps=FLAGS.log_steps,
         save_checkpoints_steps=FLAGS.save_checkpoints_steps, gradient_reduction="sum",
         eval_batch_metrics=eval_batch_loss)
-    if trainer.restore() is None and FLAGS.init_checkpoint:
+    if trainer.restore() is None and FLAGS.init_checkpoint and not hub_handle:
         init_from_checkpoint(FLAGS.init_checkpoint, model,
                              print_fn=lambda s: print(s, flush=True))
 

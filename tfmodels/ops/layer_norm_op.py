@@ -10,14 +10,17 @@ Implementations (see :func:`active_implementation`):
     chosen here: ``ffi`` (typed-FFI custom call into the same C++ kernels, XLA CPU only),
     ``builder`` (XLA builder ops, any backend) or ``auto`` (ffi on CPU, builder elsewhere).
     The argument wins over the ``TFMODELS_LAYER_NORM_LOWERING`` environment variable.
-  * ``composite``: plain TF ops, used when the library could not be built (with a warning) or
-    for float64 inputs, which the kernels do not take.
+  * ``composite``: plain TF ops, used when the library could not be built (with a warning),
+    for float64 inputs, which the kernels do not take, and inside :func:`composite_only`
+    (graphs that must hold only standard ops, such as exported SavedModels).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
 
 import tensorflow as tf
 
@@ -87,11 +90,27 @@ def _composite(x, gamma, beta, epsilon):
     return tf.cast(y, x.dtype), tf.squeeze(mean, -1), tf.squeeze(rstd, -1)
 
 
+_FORCED = threading.local()
+
+
+@contextlib.contextmanager
+def composite_only():
+    """Within the block (this thread), ``layer_norm`` runs and traces the pure-TF composite,
+    whatever the layer asked for: a function traced here (e.g. a SavedModel signature)
+    holds no op of this package, so a process without our library can load it."""
+    previous = getattr(_FORCED, "on", False)
+    _FORCED.on = True
+    try:
+        yield
+    finally:
+        _FORCED.on = previous
+
+
 def _module(implementation):
     if implementation not in (None, "auto", *IMPLEMENTATIONS):
         raise ValueError(f"implementation must be one of auto, {', '.join(IMPLEMENTATIONS)}; "
                          f"got {implementation!r}")
-    if implementation == "composite":
+    if implementation == "composite" or getattr(_FORCED, "on", False):
         return None
     module = loader.load_library()
     if module is None:
