@@ -186,7 +186,9 @@ def eval_results(task, result, model, dataset, regression):
         scores, labels = np.concatenate(scores), np.concatenate(labels)
         out["eval_pearson"] = cm.pearson(scores, labels)
         out["eval_spearman"] = cm.spearman(scores, labels)
-    return {k: (np.float32(v) if isinstance(v, float) else v) for k, v in out.items()}
+    # Printed as the Estimator's float32 metrics and int global_step.
+    return {k: (v if isinstance(v, (int, np.integer)) else np.float32(v))
+            for k, v in out.items()}
 
 
 def main_impl(hub_handle=None):

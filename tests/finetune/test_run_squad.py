@@ -6,29 +6,7 @@ import json
 
 import pytest
 
-from tests.finetune.fixtures import (
-    load_script,
-    run_script,
-    synthetic_squad,
-    write_bert_config,
-    write_vocab,
-)
-
-
-@pytest.fixture(scope="module")
-def squad_run(tmp_path_factory):
-    d = tmp_path_factory.mktemp("squad")
-    (d / "train.json").write_text(json.dumps(synthetic_squad(160, 1)))
-    (d / "dev.json").write_text(json.dumps(synthetic_squad(24, 2)))
-    common = [f"--vocab_file={write_vocab(d)}", f"--bert_config_file={write_bert_config(d)}",
-              "--max_seq_length=24", "--doc_stride=8", "--max_query_length=4",
-              "--predict_batch_size=8"]
-    proc = run_script("run_squad", *common, f"--output_dir={d / 'out'}",
-                      f"--train_file={d / 'train.json'}", f"--predict_file={d / 'dev.json'}",
-                      "--do_train", "--do_predict", "--train_batch_size=16",
-                      "--learning_rate=3e-3", "--num_train_epochs=4", "--log_steps=20")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return d, common, proc
+from tests.finetune.fixtures import load_script, run_script, synthetic_squad
 
 
 def test_trains_and_predicts_original_files(squad_run, capsys):
