@@ -186,8 +186,8 @@ def eval_results(task, result, model, dataset, regression):
         scores, labels = np.concatenate(scores), np.concatenate(labels)
         out["eval_pearson"] = cm.pearson(scores, labels)
         out["eval_spearman"] = cm.spearman(scores, labels)
-    # Printed as the Estimator's float32 metrics and int global_step.
-    return {k: (v if isinstance(v, (int, np.integer)) else np.float32(v))
+    # Written as the Estimator's float32 metrics (str of a float32) and int global_step.
+    return {k: (int(v) if isinstance(v, (int, np.integer)) else str(np.float32(v)))
             for k, v in out.items()}
 
 
