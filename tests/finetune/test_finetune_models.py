@@ -136,3 +136,51 @@ def test_resolve_checkpoint(tmp_path):
         resolve_checkpoint(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="init_checkpoint not found"):
         resolve_checkpoint(str(tmp_path / "nope.ckpt"))
+
+
+def test_run_classifier_eval_keys_per_task():
+    """eval_results.txt keys: the original four, MCC for CoLA, F1 for MRPC, correlations
+    (against scipy on the model's scores) for the STS-B regression."""
+    from absl import flags
+
+    from tests.finetune.fixtures import load_script
+
+    before = set(flags.FLAGS)
+    try:
+        script = load_script("run_classifier")
+        _check_eval_keys(script)
+    finally:  # the script's absl flags must not clash with another script loaded later
+        for name in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, name)
+
+
+def _check_eval_keys(script):
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import matthews_corrcoef
+
+    result = {"per_example_loss": 0.5, "loss": 0.25, "global_step": 3, "accuracy": 0.75,
+              "tp": 0.375, "fp": 0.125, "fn": 0.125, "tn": 0.375}
+    cola = script.eval_results("cola", result, None, None, regression=False)
+    assert sorted(cola) == ["eval_accuracy", "eval_loss", "eval_mcc", "global_step", "loss"]
+    y = [1, 1, 1, 0, 1, 0, 0, 0]
+    p = [1, 1, 1, 1, 0, 0, 0, 0]  # tp 3, fp 1, fn 1, tn 3 (the fractions above x 8)
+    assert float(cola["eval_mcc"]) == pytest.approx(matthews_corrcoef(y, p), rel=1e-6)
+    assert cola["eval_accuracy"] == "0.75" and cola["global_step"] == 3
+    assert sorted(script.eval_results("mrpc", result, None, None, False))[1] == "eval_f1"
+
+    config = tiny_config()
+    model = BertClassifier(config, 1, regression=True)
+    model.build()
+    randomize(model.bert, model.heads, seed=6)
+    features = _features(config, batch=10, seed=2)
+    features["label_ids"] = tf.constant(np.linspace(0, 5, 10), tf.float32)
+    features["is_real_example"] = tf.constant([1] * 9 + [0], tf.int32)
+    dataset = tf.data.Dataset.from_tensor_slices(features).batch(4)
+    stsb = script.eval_results("stsb", {"per_example_loss": 1.0, "loss": 1.0,
+                                        "global_step": 0}, model, dataset, regression=True)
+    assert sorted(stsb) == ["eval_loss", "eval_pearson", "eval_spearman", "global_step", "loss"]
+    scores = model(features, training=False).numpy()[:9, 0]
+    labels = np.linspace(0, 5, 10)[:9]
+    assert float(stsb["eval_pearson"]) == pytest.approx(pearsonr(scores, labels)[0], abs=1e-5)
+    assert float(stsb["eval_spearman"]) == pytest.approx(spearmanr(scores, labels)[0],
+                                                         abs=1e-5)
