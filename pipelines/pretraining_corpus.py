@@ -18,9 +18,11 @@ for the next-sentence task as long as it is deterministic.
 from __future__ import annotations
 
 import bz2
-import os
+import contextlib
 import re
 import xml.etree.ElementTree as ET
+
+from pipelines.fileio import io
 
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "inc", "ltd",
@@ -52,11 +54,13 @@ def split_sentences(text):
 
 def documents_from_lines(path):
     """Yields documents (lists of sentences) from a one-document-per-line file."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            sentences = split_sentences(line)
-            if sentences:
-                yield sentences
+    with io.open_file(path, "rb") as f:
+        for raw in f:  # lines as Python's text mode splits them: \n, \r\n or \r
+            text = raw.decode("utf-8", errors="replace")
+            for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+                sentences = split_sentences(line)
+                if sentences:
+                    yield sentences
 
 
 # ----------------------------------------------------------------------------------
@@ -146,8 +150,8 @@ def wiki_to_paragraphs(markup):
 
 def documents_from_wiki_dump(path, min_sentences=2):
     """Yields documents (lists of sentences) of the articles in a MediaWiki XML dump."""
-    opener = bz2.open if path.endswith(".bz2") else open
-    with opener(path, "rb") as f:
+    with io.open_file(path, "rb") as raw, (
+            bz2.open(raw) if path.endswith(".bz2") else contextlib.nullcontext(raw)) as f:
         title, ns, redirect = None, None, False
         for _, elem in ET.iterparse(f, events=("end",)):
             tag = elem.tag.rsplit("}", 1)[-1]
@@ -170,28 +174,23 @@ def documents_from_wiki_dump(path, min_sentences=2):
 
 
 def write_pretraining_text(documents, output_file, max_documents=None):
-    """Writes documents in the pre-training format, atomically; returns the count."""
-    tmp = f"{output_file}.tmp-{os.getpid()}"
+    """Writes documents in the pre-training format, atomically (to a temporary name, then
+    renamed; any TensorFlow filesystem); returns the count."""
     count = 0
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for doc in documents:
-                if max_documents is not None and count >= max_documents:
-                    break
-                if count:
-                    f.write("\n")
-                f.write("\n".join(doc) + "\n")
-                count += 1
-        os.replace(tmp, output_file)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with io.atomic_write(output_file, "w") as f:
+        for doc in documents:
+            if max_documents is not None and count >= max_documents:
+                break
+            if count:
+                f.write("\n")
+            f.write("\n".join(doc) + "\n")
+            count += 1
     return count
 
 
 def convert(input_file, output_file, max_documents=None):
     """Converts a lee-style ``.cor`` file or a wiki dump (``.xml``/``.bz2``)."""
-    if not os.path.isfile(input_file):
+    if not io.isfile(input_file):
         raise FileNotFoundError(f"input file not found: {input_file}")
     if input_file.endswith((".xml", ".bz2")):
         docs = documents_from_wiki_dump(input_file)

@@ -19,7 +19,9 @@ in the same order. What differs is how, not what:
   ``max_buffer_bytes``, so memory does not grow with ``dupe_factor`` beyond one
   integer per instance for the final shuffle (the original keeps every instance
   as Python objects);
-* outputs are written to temporary files and renamed into place at the end.
+* outputs are written to temporary files beside them and renamed into place at the
+  end, on any TensorFlow filesystem (``gs://``, ``file://``...; TensorFlow is imported only
+  for non-local paths): see :class:`OutputFiles` for what a kill leaves.
 
 ``num_workers=N > 1`` shards the documents (raw document k goes to worker k % N) over
 N processes. Each worker runs the same algorithm on its shard with its own generator
@@ -35,7 +37,6 @@ import mmap
 import multiprocessing
 import os
 import random
-import re
 import shutil
 import struct
 import sys
@@ -43,43 +44,40 @@ import tempfile
 import time
 
 from pipelines import tfrecord_io
+from pipelines.fileio import io
 from pipelines.pretraining_instances import (
     VocabInfo,
     create_instances_from_document,
 )
+from pipelines.tokenization import ascii_words
 
 _PRELOADED = {}
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ASCII_TOKENS = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9\s]")
 
 
-def expand_file_patterns(value, flag="input_file"):
-    """Comma-separated globs -> sorted files per pattern; a pattern matching nothing
-    is an error naming the flag."""
-    import glob
-
+def expand_file_patterns(value, what="input_files"):
+    """Comma-separated globs -> sorted files per pattern (``tf.gfile.Glob`` in the
+    original; any TensorFlow filesystem); a pattern matching nothing is an error naming
+    ``what`` (a script passes its flag, e.g. ``"--input_file"``)."""
     files = []
     for pattern in (value or "").split(","):
         pattern = pattern.strip()
         if not pattern:
             continue
-        matches = sorted(glob.glob(pattern))
+        matches = io.glob(pattern)
         if not matches:
-            raise FileNotFoundError(f"--{flag}: no file matches {pattern}")
+            raise FileNotFoundError(f"{what}: no file matches {pattern}")
         files.extend(matches)
     if not files:
-        raise FileNotFoundError(f"--{flag} is empty")
+        raise FileNotFoundError(f"{what}: no file given")
     return files
 
 
 class LineTokenizer:
     """Token ids of a line, identical to ``FullTokenizer.tokenize`` + ``convert_tokens_to_ids``.
 
-    For an all-ASCII line the original BasicTokenizer reduces to: drop control
-    characters, lower-case, split on whitespace, and make every ASCII punctuation
-    mark its own token (ASCII has no CJK, accents, or other Unicode categories), so
-    one regular expression does it; words then go through the original WordPiece,
-    memoised. Other lines use the full tokenizer.
+    All-ASCII lines are split into words by :func:`pipelines.tokenization.ascii_words`
+    (the tokenizer's one fast path); words then go through the original WordPiece,
+    memoised with their ids. Other lines use the full tokenizer.
     """
 
     def __init__(self, full_tokenizer):
@@ -98,14 +96,11 @@ class LineTokenizer:
         return ids
 
     def ids(self, line):
-        if line.isascii():
-            if self.do_lower_case:
-                line = line.lower()
-            if _ASCII_CONTROL.search(line):
-                line = _ASCII_CONTROL.sub("", line)
+        words = ascii_words(line, self.do_lower_case)
+        if words is not None:
             out = []
             cache = self._word_ids
-            for word in _ASCII_TOKENS.findall(line):
+            for word in words:
                 ids = cache.get(word)
                 if ids is None:
                     ids = self._ids_of_word(word)
@@ -123,10 +118,10 @@ def iter_raw_documents(input_files):
     """
     doc = []
     for path in input_files:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"--input_file: {path} does not exist")
+        if not io.isfile(path):
+            raise FileNotFoundError(f"input_files: {path} does not exist or is not a file")
         try:
-            with open(path, encoding="utf-8", newline="\n") as reader:
+            with io.open_file(path, "r") as reader:
                 for line in reader:
                     line = line.strip()
                     if not line:
@@ -135,7 +130,7 @@ def iter_raw_documents(input_files):
                     else:
                         doc.append(line)
         except UnicodeDecodeError as e:
-            raise ValueError(f"--input_file: {path} is not valid UTF-8 ({e})") from None
+            raise ValueError(f"input_files: {path} is not valid UTF-8 ({e})") from None
     yield doc
 
 
@@ -242,19 +237,27 @@ class RecordSpool:
 
 
 class OutputFiles:
-    """Round-robin TFRecord writers that write temporaries and rename on commit."""
+    """Round-robin TFRecord writers on temporaries, renamed into place on commit.
+
+    Each output is checked first (errors name ``output_files``: an existing directory or a
+    missing parent directory is an error) and temporaries a killed run left beside it are
+    deleted. The records go to temporaries (:class:`tfmodels.io.AtomicFiles`); on commit
+    all are complete and synced before any output is touched, then the previous outputs
+    are deleted and the temporaries renamed. A kill before that point leaves the previous
+    outputs as they were; a kill during the renames leaves some new outputs, none of the
+    previous ones, and temporaries (removed by the next run) — never a mix of old and new.
+    """
 
     def __init__(self, output_files, batch_size=1024):
         self.paths = list(output_files)
-        self._tmp = []
-        self._files = []
         for path in self.paths:
-            directory = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(directory):
-                raise FileNotFoundError(f"--output_file: directory {directory} does not exist")
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".tmp-")
-            self._tmp.append(tmp)
-            self._files.append(os.fdopen(fd, "wb"))
+            io.check_output(path, "output_files", create_parent=False)
+            io.remove_temporaries(path)
+        self._atomic = io.AtomicFiles(self.paths)
+        self._files = [io.open_file(tmp, "wb") for tmp in self._atomic.temps]
+        directory = io.dirname(self.paths[0])
+        # Spool and worker files stay on the local disk (beside a local output).
+        self.spool_directory = io.local_path(directory) if io.is_local(directory) else None
         self._pending = [[] for _ in self.paths]
         self._batch = batch_size
         self.count = 0
@@ -275,17 +278,12 @@ class OutputFiles:
         for j, f in enumerate(self._files):
             self._flush(j)
             f.close()
-        for tmp, path in zip(self._tmp, self.paths):
-            os.replace(tmp, path)
-        self._tmp = []
+        self._atomic.commit()
 
     def abort(self):
         for f in self._files:
             f.close()
-        for tmp in self._tmp:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        self._tmp = []
+        self._atomic.abort()
 
 
 @dataclasses.dataclass
@@ -406,19 +404,19 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
     """
     opts.validate()
     if not input_files:
-        raise FileNotFoundError("--input_file matched no files")
+        raise FileNotFoundError("input_files: no file given")
     for path in input_files:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"--input_file: {path} does not exist")
+        if not io.isfile(path):
+            raise FileNotFoundError(f"input_files: {path} does not exist or is not a file")
     if not output_files:
-        raise ValueError("--output_file is empty")
+        raise ValueError("output_files: no file given")
     if num_workers < 1:
-        raise ValueError(f"--num_workers={num_workers} must be at least 1")
+        raise ValueError(f"num_workers={num_workers} must be at least 1")
     start = time.time()
     out = OutputFiles(output_files)
     try:
         if num_workers == 1:
-            out.directory = os.path.dirname(os.path.abspath(output_files[0]))
+            out.directory = out.spool_directory
             docs, count = _run_shard(input_files, tokenizer_factory, opts, random_seed, 0, 1,
                                      out, max_buffer_bytes,
                                      Progress() if progress else None, log_examples)
@@ -426,7 +424,7 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
             docs, count = _run_workers(input_files, tokenizer_factory, opts, random_seed,
                                        num_workers, out, max_buffer_bytes, progress)
         if docs == 0:
-            raise ValueError(f"--input_file: no text found in {', '.join(input_files)}")
+            raise ValueError(f"input_files: no text found in {', '.join(input_files)}")
         out.commit()
     except BaseException:
         out.abort()
@@ -436,8 +434,9 @@ def create_pretraining_data(input_files, output_files, tokenizer_factory, opts, 
 
 def _run_workers(input_files, tokenizer_factory, opts, seed, num_workers, out,
                  max_buffer_bytes, progress):
-    directory = os.path.dirname(os.path.abspath(out.paths[0]))
-    workdir = tempfile.mkdtemp(dir=directory, prefix=".create-pretraining-")
+    # Named like a temporary of the first output, so a killed run's is removed next time.
+    workdir = tempfile.mkdtemp(dir=out.spool_directory,
+                               prefix=f".{io.basename(out.paths[0])}{io.TMP_MARK}workers-")
     try:
         jobs = [
             (input_files, tokenizer_factory, opts, seed, w, num_workers, workdir,

@@ -44,30 +44,30 @@ def decode_record(record, name_to_features):
 def check_record_shapes(input_files, max_seq_length, max_predictions_per_seq):
     """Reads the first record of each file and raises ValueError on a length mismatch."""
     if not input_files:
-        raise FileNotFoundError("--input_file matched no files")
+        raise FileNotFoundError("input_files: no file given")
     for path in input_files:
         if not tf.io.gfile.exists(path):
-            raise FileNotFoundError(f"--input_file: {path} does not exist")
+            raise FileNotFoundError(f"input_files: {path} does not exist")
         try:
             first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
         except tf.errors.DataLossError as e:
-            raise ValueError(f"--input_file: {path} is not a TFRecord file ({e.message})") from None
+            raise ValueError(f"input_files: {path} is not a TFRecord file ({e.message})") from None
         if first is None:
-            raise ValueError(f"--input_file: {path} holds no records")
+            raise ValueError(f"input_files: {path} holds no records")
         example = tf.train.Example.FromString(first.numpy())
         feats = example.features.feature
         missing = [n for n in FEATURE_NAMES if n not in feats]
         if missing:
-            raise ValueError(f"--input_file: {path} lacks the features {missing}; "
+            raise ValueError(f"input_files: {path} lacks the features {missing}; "
                              "was it written by create_pretraining_data.py?")
         seq = len(feats["input_ids"].int64_list.value)
         pred = len(feats["masked_lm_positions"].int64_list.value)
         if seq != max_seq_length:
-            raise ValueError(f"--max_seq_length={max_seq_length} but {path} holds sequences "
+            raise ValueError(f"max_seq_length={max_seq_length} but {path} holds sequences "
                              f"of length {seq}; use the value given to create_pretraining_data")
         if pred != max_predictions_per_seq:
             raise ValueError(
-                f"--max_predictions_per_seq={max_predictions_per_seq} but {path} holds "
+                f"max_predictions_per_seq={max_predictions_per_seq} but {path} holds "
                 f"{pred} predictions per sequence; use the value given to "
                 "create_pretraining_data")
 

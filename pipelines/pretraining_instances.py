@@ -35,22 +35,25 @@ class InstanceOptions:
     def validate(self):
         if self.max_seq_length < 5:
             raise ValueError(
-                f"--max_seq_length={self.max_seq_length} is too small: it must hold "
+                f"max_seq_length={self.max_seq_length} is too small: it must hold "
                 "[CLS] A [SEP] B [SEP] (at least 5)."
             )
         if self.max_predictions_per_seq < 1:
-            raise ValueError("--max_predictions_per_seq must be at least 1.")
+            raise ValueError(
+                f"max_predictions_per_seq={self.max_predictions_per_seq} must be at least 1.")
         if self.max_predictions_per_seq > self.max_seq_length:
             raise ValueError(
-                f"--max_predictions_per_seq={self.max_predictions_per_seq} is larger than "
-                f"--max_seq_length={self.max_seq_length}."
+                f"max_predictions_per_seq={self.max_predictions_per_seq} is larger than "
+                f"max_seq_length={self.max_seq_length}."
             )
         if not 0.0 <= self.masked_lm_prob <= 1.0:
-            raise ValueError(f"--masked_lm_prob={self.masked_lm_prob} must be in [0, 1].")
+            raise ValueError(f"masked_lm_prob={self.masked_lm_prob} must be in [0, 1].")
         if not 0.0 <= self.short_seq_prob <= 1.0:
-            raise ValueError(f"--short_seq_prob={self.short_seq_prob} must be in [0, 1].")
+            raise ValueError(f"short_seq_prob={self.short_seq_prob} must be in [0, 1].")
         if self.dupe_factor < 1:
-            raise ValueError(f"--dupe_factor={self.dupe_factor} must be at least 1.")
+            raise ValueError(f"dupe_factor={self.dupe_factor} must be at least 1.")
+        if self.fix_whole_word_mask and not self.do_whole_word_mask:
+            raise ValueError("fix_whole_word_mask=True needs do_whole_word_mask=True.")
 
 
 @dataclasses.dataclass
@@ -85,7 +88,7 @@ class VocabInfo:
                 self.continuation[idx] = True
         missing = [t for t in ("[CLS]", "[SEP]", "[MASK]") if t not in vocab]
         if missing:
-            raise ValueError(f"vocab_file lacks the special tokens {missing}.")
+            raise ValueError(f"vocab_file: lacks the special tokens {missing}.")
         self.cls_id = vocab["[CLS]"]
         self.sep_id = vocab["[SEP]"]
         self.mask_id = vocab["[MASK]"]

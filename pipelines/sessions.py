@@ -8,8 +8,7 @@ every step gives the current item of every lane as input and its next item as ta
 whose session ends takes the next session (its hidden state row must be reset), and the batch
 shrinks once no sessions are left.
 
-Synthetic sessions from a sparse Markov chain: `pipelines.synthetic_sessions` (its names
-are also importable from here).
+Synthetic sessions from a sparse Markov chain: `pipelines.synthetic_sessions`.
 """
 
 from __future__ import annotations
@@ -529,17 +528,3 @@ def _assign_lanes_heap(steps: np.ndarray, batch_size: int):
         start_out[s] = t
         heapq.heapreplace(heap, (t + k, 0, lane) if k > 0 else (t, wave + 1, lane))
     return np.asarray(lane_out, dtype=np.int64), np.asarray(start_out, dtype=np.int64)
-
-
-_SYNTHETIC = ("MarkovChain", "make_markov_chain", "generate_markov_sessions",
-              "markov_best_metrics")
-
-
-def __getattr__(name):
-    # the synthetic-data generator lives in pipelines.synthetic_sessions (it imports this
-    # module); it is also reachable from here
-    if name in _SYNTHETIC:
-        from pipelines import synthetic_sessions
-
-        return getattr(synthetic_sessions, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,10 @@ Same flags, defaults and outputs as google-research/bert ``create_pretraining_da
   a worker count; a different stream from one worker);
 * ``--fix_whole_word_mask``: one 80/10/10 draw per word under whole-word masking
   (the original draws per WordPiece; off by default);
-* progress lines, outputs written atomically, no TensorFlow import.
+* progress lines; paths on any TensorFlow filesystem (``gs://``, ``file://``...), with
+  no TensorFlow import for local paths; outputs written to temporary names beside them
+  and renamed at the end (a kill leaves the previous outputs, or during the final
+  renames some new ones and none of the old; the next run deletes the temporaries).
 
 Logic: :mod:`pipelines.pretraining_data`.
 """
@@ -23,6 +26,8 @@ from absl import app, flags, logging
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pipelines import tokenization  # noqa: E402
+from pipelines.cli_errors import flag_message  # noqa: E402
+from pipelines.fileio import io  # noqa: E402
 from pipelines.pretraining_data import (  # noqa: E402
     create_pretraining_data,
     expand_file_patterns,
@@ -56,6 +61,10 @@ flags.DEFINE_bool("fix_whole_word_mask", False,
                   "WordPiece (the original draws per piece).")
 
 FLAGS = flags.FLAGS
+# Arguments of InstanceOptions / create_pretraining_data named like their flag.
+_SAME_AS_FLAGS = ("max_seq_length", "max_predictions_per_seq", "masked_lm_prob",
+                  "short_seq_prob", "dupe_factor", "num_workers", "vocab_file",
+                  "do_whole_word_mask", "fix_whole_word_mask")
 
 
 def _describe_record(record, inv_vocab):
@@ -67,9 +76,12 @@ def _describe_record(record, inv_vocab):
 
 
 def run():
-    if not os.path.isfile(FLAGS.vocab_file):
+    if FLAGS.fix_whole_word_mask and not FLAGS.do_whole_word_mask:
+        raise ValueError("--fix_whole_word_mask changes whole-word masking only; "
+                         "it needs --do_whole_word_mask")
+    if not io.isfile(FLAGS.vocab_file):
         raise FileNotFoundError(f"--vocab_file: {FLAGS.vocab_file} does not exist")
-    input_files = expand_file_patterns(FLAGS.input_file)
+    input_files = expand_file_patterns(FLAGS.input_file, "--input_file")
     output_files = [p for p in FLAGS.output_file.split(",") if p]
     opts = InstanceOptions(
         max_seq_length=FLAGS.max_seq_length,
@@ -104,7 +116,9 @@ def main(argv):
     try:
         run()
     except (ValueError, FileNotFoundError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        # library errors name the argument; the user typed the flag
+        msg = flag_message(e, *_SAME_AS_FLAGS, input_files="input_file",
+                           output_files="output_file")
         if isinstance(e, KeyError):
             msg = f"token {msg!r} is not in --vocab_file {FLAGS.vocab_file}"
         print(f"create_pretraining_data.py: error: {msg}", file=sys.stderr)

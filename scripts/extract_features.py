@@ -7,25 +7,25 @@ takes an original TF1 checkpoint prefix (``.../bert_model.ckpt``) or an HF
 ``model.safetensors`` file; ``--bert_config_file`` an original ``bert_config.json``
 or an HF ``config.json``. TPU flags are accepted and ignored.
 
-Deviations: an empty input line is an error (the original encodes ``[CLS] [SEP]``);
-the output file is written atomically.
+Paths may be on any TensorFlow filesystem (``gs://``, ``file://``...). Deviations: an
+empty input line is an error (the original encodes ``[CLS] [SEP]``); the JSON lines are
+streamed, one batch in memory at a time, to a temporary file beside ``--output_file``
+that is renamed onto it at the end (a kill leaves any previous output as it was).
 
 Logic: :mod:`pipelines.feature_extraction`, :mod:`tfmodels.models.bert`.
 """
 
 from __future__ import annotations
 
-import collections
-import json
 import os
 import sys
-import tempfile
-import time
 
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pipelines.cli_errors import flag_message  # noqa: E402
 
 flags.DEFINE_string("input_file", None, "")
 flags.DEFINE_string("output_file", None, "")
@@ -70,30 +70,10 @@ def parse_layers(value, num_layers):
     return indexes
 
 
-def _write_atomic(path, lines):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".extract_features.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for line in lines:
-                f.write(line)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run():
-    import numpy as np
-
     from pipelines import tokenization
-    from pipelines.feature_extraction import (
-        convert_examples_to_features,
-        features_to_arrays,
-        read_examples,
-    )
+    from pipelines.feature_extraction import iter_examples, write_feature_lines
+    from pipelines.fileio import io
 
     for name in ("input_file", "output_file", "bert_config_file", "init_checkpoint",
                  "vocab_file"):
@@ -101,8 +81,13 @@ def run():
             raise ValueError(f"--{name} is required")
     if FLAGS.batch_size < 1:
         raise ValueError(f"--batch_size must be >= 1, got {FLAGS.batch_size}")
+    if FLAGS.max_seq_length < 3:
+        raise ValueError(f"--max_seq_length must be >= 3, got {FLAGS.max_seq_length}")
     tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
-    examples = read_examples(FLAGS.input_file)  # input errors surface before TF loads
+    # Input and output errors surface before TensorFlow loads; the input is read again
+    # (streamed) when writing.
+    n = sum(1 for _ in iter_examples(FLAGS.input_file))
+    io.check_output(FLAGS.output_file, "--output_file")
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
 
     import tensorflow as tf
@@ -123,12 +108,12 @@ def run():
             f"--vocab_file has {max(tokenizer.vocab.values()) + 1} tokens but "
             f"--bert_config_file says vocab_size {config.vocab_size}")
 
-    features = convert_examples_to_features(examples, FLAGS.max_seq_length, tokenizer)
-    arrays = features_to_arrays(features)
-
     model = BertModel(config)
-    report = load_checkpoint(FLAGS.init_checkpoint, model)
-    missing = [n for n in report.missing if n.startswith("bert/")]
+    try:
+        report = load_checkpoint(FLAGS.init_checkpoint, model)
+    except (ValueError, FileNotFoundError) as e:
+        raise type(e)(f"--init_checkpoint: {e}") from None
+    missing = [name for name in report.missing if name.startswith("bert/")]
     if missing:
         raise ValueError(
             f"--init_checkpoint {FLAGS.init_checkpoint} lacks {len(missing)} BERT "
@@ -140,30 +125,11 @@ def run():
         layers = model(batch, training=False)["encoder_outputs"]
         return tf.stack([layers[i] for i in layer_indexes], axis=1)  # [B, L, T, H]
 
-    start = time.time()
-    lines = []
-    n = len(features)
-    for lo in range(0, n, FLAGS.batch_size):
-        hi = min(lo + FLAGS.batch_size, n)
-        out = predict({k: v[lo:hi] for k, v in arrays.items()}).numpy()
-        for b, feature in enumerate(features[lo:hi]):
-            token_features = []
-            for i, token in enumerate(feature.tokens):
-                layers = []
-                for j, layer_index in enumerate(layer_indexes):
-                    values = np.asarray(out[b, j, i], np.float64)
-                    layers.append(collections.OrderedDict(
-                        [("index", layer_index),
-                         ("values", [round(float(x), 6) for x in values])]))
-                token_features.append(collections.OrderedDict(
-                    [("token", token), ("layers", layers)]))
-            output_json = collections.OrderedDict(
-                [("linex_index", feature.unique_id), ("features", token_features)])
-            lines.append(json.dumps(output_json) + "\n")
-        elapsed = time.time() - start
-        print(f"step {lo // FLAGS.batch_size + 1}: {hi}/{n} examples, "
-              f"{hi / max(elapsed, 1e-9):.1f} examples/s", flush=True)
-    _write_atomic(FLAGS.output_file, lines)
+    # Lines are streamed to a temporary file beside --output_file, renamed at the end.
+    with io.atomic_write(FLAGS.output_file, "w") as f:
+        write_feature_lines(f, iter_examples(FLAGS.input_file), tokenizer, FLAGS.max_seq_length,
+                            lambda arrays: predict(arrays).numpy(), layer_indexes,
+                            FLAGS.batch_size, total=n, log=lambda m: print(m, flush=True))
     print(f"Wrote {n} examples ({len(layer_indexes)} layers x {config.hidden_size} values "
           f"per token) to {FLAGS.output_file}", flush=True)
 
@@ -175,7 +141,9 @@ def main(argv):
     try:
         run()
     except (ValueError, FileNotFoundError) as e:
-        print(f"extract_features.py: error: {e}", file=sys.stderr)
+        # library errors name the argument; the user typed the flag
+        message = flag_message(e, "vocab_file", json_file="bert_config_file")
+        print(f"extract_features.py: error: {message}", file=sys.stderr)
         sys.exit(2)
 
 

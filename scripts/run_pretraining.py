@@ -22,6 +22,7 @@ from absl import app, flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.cli_errors import flag_message  # noqa: E402
 from tfmodels import io  # noqa: E402
 
 # Required parameters
@@ -149,8 +150,11 @@ def main_impl():
     logging.info("*** Input Files ***")
     for path in input_files:
         logging.info("  %s", path)
-    training.check_batch_split(FLAGS.train_batch_size, strategy.num_replicas_in_sync,
-                               FLAGS.gradient_accumulation_steps)
+    try:
+        training.check_batch_split(FLAGS.train_batch_size, strategy.num_replicas_in_sync,
+                                   FLAGS.gradient_accumulation_steps)
+    except ValueError as e:
+        raise ValueError(f"--train_batch_size / --gradient_accumulation_steps: {e}") from None
 
     training.set_mixed_precision(FLAGS.use_mixed_precision)
     with strategy.scope():
@@ -165,7 +169,8 @@ def main_impl():
     trainer = training.Trainer(
         model, optimizer, pretraining_loss_fn, strategy=strategy,
         output_dir=FLAGS.output_dir,
-        checkpoint=lambda d: TrainingCheckpoint(d, model, optimizer),
+        checkpoint=lambda d: TrainingCheckpoint(
+            d, model, optimizer, mismatch_hint="; does --bert_config_file match it?"),
         global_batch_size=FLAGS.train_batch_size,
         gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
         jit_compile=FLAGS.use_xla, steps_per_loop=FLAGS.iterations_per_loop,
@@ -173,7 +178,10 @@ def main_impl():
         gradient_reduction="sum",  # the original TPU path: cross_replica_sum of clipped
         eval_batch_metrics=eval_batch_loss)
     if trainer.restore() is None and FLAGS.init_checkpoint:
-        report = load_checkpoint(FLAGS.init_checkpoint, model.bert, [model.cls])
+        try:
+            report = load_checkpoint(FLAGS.init_checkpoint, model.bert, [model.cls])
+        except (ValueError, FileNotFoundError) as e:
+            raise type(e)(f"--init_checkpoint: {e}") from None
         logging.info("init_checkpoint %s: %s", FLAGS.init_checkpoint, report)
         print(f"Initialised from {FLAGS.init_checkpoint}: {report.summary()}", flush=True)
         if not report.loaded:
@@ -199,7 +207,10 @@ def main(argv):
     try:
         main_impl()
     except (ValueError, FileNotFoundError) as e:
-        print(f"run_pretraining.py: error: {e}", file=sys.stderr)
+        # library errors name the argument; the user typed the flag
+        message = flag_message(e, "max_seq_length", "max_predictions_per_seq",
+                               input_files="input_file", json_file="bert_config_file")
+        print(f"run_pretraining.py: error: {message}", file=sys.stderr)
         sys.exit(2)
 
 

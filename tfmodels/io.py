@@ -209,6 +209,42 @@ def expand_inputs(spec: str, what: str = "input") -> list[str]:
     return files
 
 
+def check_output(path: str, what: str, directory: bool = False,
+                 create_parent: bool = True) -> None:
+    """Checks before a long job that ``path`` can be written, so a bad target fails at
+    once rather than after the work: not a directory (or, with ``directory=True``, not a
+    file), its parent directory exists (created when ``create_parent``) and a file can be
+    created in it (a temporary probe, removed again).
+
+    Raises ``ValueError`` (``FileNotFoundError`` for a missing parent when not creating
+    it) naming ``what``, e.g. the flag.
+    """
+    path = str(path)
+    if not path or path.endswith("/"):
+        if not directory:
+            raise ValueError(f"{what}: {path!r} is not a file name")
+        path = path.rstrip("/") or path
+    if not directory and isdir(path):
+        raise ValueError(f"{what}: {path} is a directory")
+    if directory and exists(path) and not isdir(path):
+        raise ValueError(f"{what}: {path} exists and is not a directory")
+    parent = dirname(path)
+    if not isdir(parent):
+        if not create_parent:
+            raise FileNotFoundError(f"{what}: directory {parent} does not exist")
+        try:
+            makedirs(parent)
+        except Exception as e:  # OSError locally, tf.errors.OpError elsewhere
+            raise ValueError(f"{what}: cannot create directory {parent} ({e})") from None
+    probe = temp_name(path)
+    try:
+        with open_file(probe, "wb") as f:
+            f.write(b"")
+    except Exception as e:
+        raise ValueError(f"{what}: cannot write in {parent} ({e})") from None
+    remove(probe)
+
+
 def temp_name(path: str) -> str:
     """A fresh temporary name beside ``path`` (same directory, so rename is cheap)."""
     d, b = dirname(path), basename(path)
@@ -255,6 +291,53 @@ def atomic_path(path: str, fsync: bool = True):
     except BaseException:
         remove(tmp)
         raise
+
+
+class AtomicFiles:
+    """Several outputs written under temporaries and put in place together.
+
+    ``temps[i]`` is written instead of ``paths[i]``. :meth:`commit` first syncs every
+    temporary, then (for more than one path) deletes the previous outputs, then renames
+    each temporary onto its path; so a kill never leaves a mix of old and new outputs:
+    before the commit the old ones are intact, during it some new ones exist, none of the
+    old, and the temporaries of the rest (which :func:`remove_temporaries` deletes).
+    :meth:`abort` deletes the temporaries. As a context manager it yields ``temps`` and
+    commits on success, aborts on an exception.
+    """
+
+    def __init__(self, paths):
+        self.paths = [str(p) for p in paths]
+        for path in self.paths:
+            d = dirname(path)
+            if not isdir(d):
+                raise FileNotFoundError(f"{path}: directory {d} does not exist")
+        self.temps = [temp_name(p) for p in self.paths]
+
+    def commit(self, fsync: bool = True) -> None:
+        if fsync:
+            for tmp in self.temps:
+                _fsync(tmp)
+        if len(self.paths) > 1:
+            for path in self.paths:
+                remove(path)
+        for tmp, path in zip(self.temps, self.paths):
+            rename(tmp, path)
+        self.temps = []
+
+    def abort(self) -> None:
+        for tmp in self.temps:
+            remove(tmp)
+        self.temps = []
+
+    def __enter__(self):
+        return self.temps
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
 
 
 @contextlib.contextmanager

@@ -243,6 +243,10 @@ class TF1CheckpointReader:
     def names(self):
         return sorted(self._reader.get_variable_to_shape_map())
 
+    def shapes(self):
+        """{name: shape} without reading the tensors."""
+        return {k: tuple(v) for k, v in self._reader.get_variable_to_shape_map().items()}
+
     def read(self, name):
         return np.asarray(self._reader.get_tensor(name))
 
@@ -341,8 +345,8 @@ def load_weights(source, table: Mapping, strict: bool = False, ignore=(),
       source: a path (TF checkpoint prefix, ``.safetensors``, ``.npz`` or a registered
         suffix), a reader, or a ``{name: array}`` dict.
       table: ``{source name: variable | Target | [Target, ...]}``.
-      strict: raise ``ValueError`` when a table name is missing from the source or a
-        source name is neither in the table nor ignored.
+      strict: raise ``ValueError``, before assigning anything, when a table name is
+        missing from the source or a source name is neither in the table nor ignored.
       ignore: regular expression(s) of source names carrying no model weight.
       rename: ``name -> table name`` (or ``None`` to ignore the tensor), applied to
         every source name before matching.
@@ -360,18 +364,17 @@ def load_weights(source, table: Mapping, strict: bool = False, ignore=(),
             raise ValueError(f"{where}: {name} and {by_key[key]} both give {key}")
         else:
             by_key[key] = name
-    for key, entry in table.items():
-        if key not in by_key:
-            report.missing.append(key)
-            continue
-        name = by_key[key]
-        value = reader.read(name)
-        for target in _targets(entry):
-            assign(target.variable, target.value_for(value), name, where)
-        report.loaded.append(name)
+    report.missing.extend(key for key in table if key not in by_key)
     report.unexpected.extend(name for key, name in by_key.items() if key not in table)
-    if strict and not report.ok:
+    if strict and not report.ok:  # checked before any assignment: the model stays as it was
         raise ValueError(f"checkpoint {where} does not match the model: {report}")
+    for key, entry in table.items():
+        if key in by_key:
+            name = by_key[key]
+            value = reader.read(name)
+            for target in _targets(entry):
+                assign(target.variable, target.value_for(value), name, where)
+            report.loaded.append(name)
     return report
 
 

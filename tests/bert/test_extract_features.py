@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from pipelines.feature_extraction import read_examples
+from pipelines.feature_extraction import InputExample, read_examples, write_feature_lines
+from pipelines.tokenization import FullTokenizer
 from tests.bert.helpers import randomize, tiny_config
 from tfmodels.models.bert import BertModel, save_tf1_checkpoint
 
@@ -52,9 +53,16 @@ def test_output_format_and_values(tiny_bert, tmp_path):
     inp = tmp_path / "input.txt"
     inp.write_text("The cat sat on the mat.\nWho was Jim Henson ? ||| Jim Henson was a "
                    "puppeteer\nthe cat\n")
-    out = tmp_path / "features.jsonl"
-    result = _run(*_flags(d, inp, out, layers="-1,-2,0"))
+    out = tmp_path / "out" / "features.jsonl"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "features.jsonl").write_text("a previous output\n")
+    uri = {k: f"file://{v}" for k, v in [("input_file", inp), ("output_file", out),
+                                        ("vocab_file", d / "vocab.txt"),
+                                        ("bert_config_file", d / "bert_config.json")]}
+    result = _run(*_flags(d, uri.pop("input_file"), uri.pop("output_file"), layers="-1,-2,0",
+                          **uri))
     assert result.returncode == 0, result.stderr
+    assert os.listdir(tmp_path / "out") == ["features.jsonl"]  # replaced, no temporary left
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["linex_index"] for r in rows] == [0, 1, 2]
     assert list(rows[0]) == ["linex_index", "features"]
@@ -76,7 +84,8 @@ def test_output_format_and_values(tiny_bert, tmp_path):
             assert value == round(value, 6)
 
 
-@pytest.mark.parametrize("case", ["missing_input", "empty_line", "vocab_mismatch"])
+@pytest.mark.parametrize("case", ["missing_input", "empty_line", "vocab_mismatch",
+                                  "output_is_directory", "missing_checkpoint"])
 def test_bad_input_gives_one_error_line(tiny_bert, tmp_path, case):
     d, _ = tiny_bert
     inp = tmp_path / "input.txt"
@@ -88,16 +97,27 @@ def test_bad_input_gives_one_error_line(tiny_bert, tmp_path, case):
         big = tmp_path / "vocab.txt"
         big.write_text("".join(t + "\n" for t in VOCAB + [f"w{i}" for i in range(5)]))
         extra["vocab_file"] = big
-    result = _run(*_flags(d, inp, tmp_path / "out.jsonl", **extra))
+    if case == "missing_checkpoint":
+        extra["init_checkpoint"] = tmp_path / "nope" / "bert_model.ckpt"
+    out = tmp_path / "out.jsonl"
+    if case == "output_is_directory":
+        out.mkdir()
+    result = _run(*_flags(d, inp, out, **extra))
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines()
               if line.startswith("extract_features.py: error:")]
     assert len(errors) == 1, result.stderr
     expected = {"missing_input": "input_file not found", "empty_line": "line 2 is empty",
-                "vocab_mismatch": "vocab_size"}[case]
+                "vocab_mismatch": "vocab_size",
+                "missing_checkpoint": "--init_checkpoint: checkpoint not found",
+                "output_is_directory": f"--output_file: {out} is a directory"}[case]
     assert expected in errors[0]
-    assert not (tmp_path / "out.jsonl").exists()
+    if case == "output_is_directory":
+        assert os.listdir(out) == []
+    else:
+        assert not out.exists()
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]
 
 
 def test_read_examples_pairs(tmp_path):
@@ -107,3 +127,76 @@ def test_read_examples_pairs(tmp_path):
     assert (ex[0].text_a, ex[0].text_b) == ("a b", "c d")
     assert (ex[1].text_a, ex[1].text_b) == ("single |||", None)  # line is stripped first
     assert (ex[2].text_a, ex[2].text_b) == ("x|||y", None)
+
+
+class _CountingSink:
+    """A write-only file that keeps nothing but a count of what it was given."""
+
+    def __init__(self):
+        self.chars = self.lines = 0
+
+    def write(self, text):
+        self.chars += len(text)
+        self.lines += text.count("\n")
+
+
+def test_writer_streams_memory_does_not_grow_with_lines(tmp_path):
+    import tracemalloc
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(t + "\n" for t in VOCAB))
+    tokenizer = FullTokenizer(str(vocab))
+    layers, hidden, seq = [-1, -2], 16, 16
+    rng = np.random.default_rng(0)
+
+    def predict(arrays):  # stands in for the model: [B, L, T, H]
+        return rng.normal(size=(len(arrays["input_ids"]), len(layers), seq, hidden)).astype(
+            np.float32)
+
+    def peak_and_sink(n):
+        examples = (InputExample(i, "the cat sat on the mat .", "who was jim henson ?")
+                    for i in range(n))
+        sink = _CountingSink()
+        tracemalloc.start()
+        write_feature_lines(sink, examples, tokenizer, seq, predict, layers, batch_size=4)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert sink.lines == n
+        return peak, sink
+
+    peak_small, _ = peak_and_sink(16)
+    peak_large, sink = peak_and_sink(64)
+    # A writer that kept the 48 extra lines would hold at least their text in addition.
+    extra_if_buffered = 48 * sink.chars / 64
+    assert peak_large - peak_small < 0.1 * extra_if_buffered, (peak_small, peak_large)
+
+
+def test_writer_lines_on_ram_filesystem(tmp_path):
+    import uuid
+
+    from tfmodels import io
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(t + "\n" for t in VOCAB))
+    tokenizer = FullTokenizer(str(vocab))
+    outputs = np.arange(3 * 2 * 8 * 4, dtype=np.float32).reshape(3, 2, 8, 4) / 7.0
+    path = f"ram://features-{uuid.uuid4().hex}/out.jsonl"
+    io.makedirs(io.dirname(path))
+    examples = [InputExample(0, "the cat"), InputExample(1, "a puppeteer", "the mat"),
+                InputExample(2, "who")]
+    batches = iter([outputs[:2], outputs[2:]])  # batch size 2: two examples, then one
+    with io.atomic_write(path) as f:
+        n = write_feature_lines(f, examples, tokenizer, 8, lambda arrays: next(batches),
+                                [-1, 0], 2)
+    assert n == 3
+    rows = [json.loads(line) for line in io.read_text(path).splitlines()]
+    assert [[t["token"] for t in r["features"]] for r in rows] == [
+        ["[CLS]", "the", "cat", "[SEP]"],
+        ["[CLS]", "a", "puppet", "##eer", "[SEP]", "the", "mat", "[SEP]"],
+        ["[CLS]", "who", "[SEP]"]]
+    for b, row in enumerate(rows):
+        for i, token in enumerate(row["features"]):
+            assert [x["index"] for x in token["layers"]] == [-1, 0]
+            for j in range(2):
+                expected = [round(float(v), 6) for v in outputs[b, j, i].astype(np.float64)]
+                assert token["layers"][j]["values"] == expected

@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import pretraining_reference, tokenization
-from pipelines.pretraining_data import LineTokenizer, create_pretraining_data
+from pipelines import tokenization
+from pipelines.pretraining_data import (
+    LineTokenizer,
+    create_pretraining_data,
+    expand_file_patterns,
+)
 from pipelines.pretraining_instances import InstanceOptions
+from tests.pretraining import pretraining_reference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -111,15 +116,18 @@ def test_script_bad_inputs(tmp_path, lee_text, vocab_file):
     out = str(tmp_path / "o.tfrecord")
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
-    cases = [
+    cases = [  # the library names its arguments, the script the flags
         ([f"--input_file={tmp_path}/missing.txt", f"--output_file={out}",
-          f"--vocab_file={vocab_file}"], "input_file"),
+          f"--vocab_file={vocab_file}"], "--input_file: no file matches"),
         ([f"--input_file={empty}", f"--output_file={out}", f"--vocab_file={vocab_file}"],
-         "no text"),
+         "--input_file: no text"),
         ([f"--input_file={lee_text}", f"--output_file={out}", f"--vocab_file={vocab_file}",
-          "--max_seq_length=16", "--max_predictions_per_seq=20"], "max_predictions_per_seq"),
+          "--max_seq_length=16", "--max_predictions_per_seq=20"],
+         "--max_predictions_per_seq=20 is larger than --max_seq_length=16"),
         ([f"--input_file={lee_text}", f"--output_file={out}",
-          f"--vocab_file={tmp_path}/nope.txt"], "vocab_file"),
+          f"--vocab_file={tmp_path}/nope.txt"], "--vocab_file"),
+        ([f"--input_file={lee_text}", f"--output_file={out}", f"--vocab_file={vocab_file}",
+          "--num_workers=0"], "--num_workers=0 must be at least 1"),
     ]
     for args, needle in cases:
         rc, _, err = _run_script(args)
@@ -137,3 +145,83 @@ def test_script_writes_and_reports(tmp_path, lee_text, vocab_file):
                                    "--max_seq_length=32", "--max_predictions_per_seq=5"])
     assert rc == 0, err
     assert "Wrote" in stdout and os.path.getsize(out) > 0
+
+
+def test_outputs_on_ram_filesystem_are_the_same_bytes(tmp_path, lee_text, vocab_file):
+    import uuid
+
+    opts = InstanceOptions(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=1)
+    factory = functools.partial(tokenization.FullTokenizer, vocab_file=vocab_file)
+    root = f"ram://cpd-{uuid.uuid4().hex}"
+    tf.io.gfile.makedirs(root)
+    tf.io.gfile.copy(lee_text, root + "/lee.txt")
+    tf.io.gfile.copy(vocab_file, root + "/vocab.txt")
+    ram_factory = functools.partial(tokenization.FullTokenizer, vocab_file=root + "/vocab.txt")
+    local = [str(tmp_path / "a.tfrecord"), str(tmp_path / "b.tfrecord")]
+    ram = [root + "/a.tfrecord", root + "/b.tfrecord"]
+    create_pretraining_data([lee_text], local, factory, opts, 5, progress=False)
+    inputs = expand_file_patterns(root + "/lee.*")
+    assert inputs == [root + "/lee.txt"]
+    create_pretraining_data(inputs, ram, ram_factory, opts, 5, progress=False,
+                            max_buffer_bytes=1024)  # the spool stays on the local disk
+    for a, b in zip(local, ram):
+        with tf.io.gfile.GFile(b, "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == sha(a)
+    assert sorted(tf.io.gfile.listdir(root)) == ["a.tfrecord", "b.tfrecord", "lee.txt",
+                                                 "vocab.txt"]
+
+
+def test_failed_run_keeps_old_outputs_and_next_run_cleans_up(tmp_path, lee_text, vocab_file):
+    opts = InstanceOptions(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=1)
+    factory = functools.partial(tokenization.FullTokenizer, vocab_file=vocab_file)
+    outs = [str(tmp_path / "a.tfrecord"), str(tmp_path / "b.tfrecord")]
+    for p in outs:
+        with open(p, "wb") as f:
+            f.write(b"old")
+    # What a killed run leaves: a half-written temporary and a worker directory.
+    with open(tmp_path / ".a.tfrecord.tmp-0123456789ab", "wb") as f:
+        f.write(b"partial")
+    os.makedirs(tmp_path / ".a.tfrecord.tmp-workers-x")
+
+    def failing_factory():
+        raise RuntimeError("killed while tokenizing")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        create_pretraining_data([lee_text], outs, failing_factory, opts, 5, progress=False)
+    assert sorted(os.listdir(tmp_path)) == ["a.tfrecord", "b.tfrecord"]  # old, no temporaries
+    assert [open(p, "rb").read() for p in outs] == [b"old", b"old"]
+    create_pretraining_data([lee_text], outs, factory, opts, 5, progress=False)
+    assert len(read_examples(outs[0])) + len(read_examples(outs[1])) > 100
+
+
+def test_script_file_uris_and_new_errors(tmp_path, lee_text, vocab_file):
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [f"--input_file=file://{lee_text}", f"--vocab_file=file://{vocab_file}",
+            "--dupe_factor=1", "--max_seq_length=32", "--max_predictions_per_seq=5"]
+    rc, stdout, err = _run_script(args + [f"--output_file=file://{out}/a.tfrecord,"
+                                          f"file://{out}/b.tfrecord"])
+    assert rc == 0, err
+    assert sorted(os.listdir(out)) == ["a.tfrecord", "b.tfrecord"]  # no "file:" folder
+    opts = InstanceOptions(max_seq_length=32, max_predictions_per_seq=5, dupe_factor=1)
+    factory = functools.partial(tokenization.FullTokenizer, vocab_file=vocab_file)
+    ref = [str(tmp_path / "a.tfrecord"), str(tmp_path / "b.tfrecord")]
+    create_pretraining_data([lee_text], ref, factory, opts, 12345, progress=False)
+    assert [sha(out / "a.tfrecord"), sha(out / "b.tfrecord")] == [sha(p) for p in ref]
+
+    cases = [
+        ([f"--output_file={out}"], f"--output_file: {out} is a directory"),
+        ([f"--output_file={out}/a.tfrecord", "--fix_whole_word_mask"],
+         "--fix_whole_word_mask changes whole-word masking only; it needs --do_whole_word_mask"),
+    ]
+    for extra, needle in cases:
+        rc, _, err = _run_script(args + extra)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert rc != 0 and "Traceback" not in err
+        assert lines[-1] == f"create_pretraining_data.py: error: {needle}", err
+    assert sha(out / "a.tfrecord") == sha(ref[0])  # the failed runs left it alone
+
+
+def test_fix_whole_word_mask_needs_whole_word_mask():
+    with pytest.raises(ValueError, match="fix_whole_word_mask=True needs do_whole_word_mask=True"):
+        InstanceOptions(fix_whole_word_mask=True).validate()

@@ -154,5 +154,19 @@ def test_restore_rejects_other_config(tmp_path):
     other.build()
     opt2 = create_optimizer(1e-3, 10, 1)
     opt2.build(other.trainable_variables)
-    with pytest.raises(ValueError, match="bert_config_file"):
+    with pytest.raises(ValueError, match="does the BertConfig match it"):
         TrainingCheckpoint(str(tmp_path), other, opt2).restore()
+    with pytest.raises(ValueError, match="--bert_config_file"):
+        TrainingCheckpoint(str(tmp_path), other, opt2,
+                           mismatch_hint="; does --bert_config_file match it?").restore()
+
+
+def test_checkpoint_max_to_keep_one_keeps_one(tmp_path):
+    model, opt = _setup()
+    ckpt = TrainingCheckpoint(str(tmp_path), model, opt, max_to_keep=1)
+    for step in (1, 2, 3):
+        ckpt.save(step)
+    assert [os.path.basename(p) for p in ckpt.checkpoints()] == ["model.ckpt-3"]
+    assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".index")) == [
+        "model.ckpt-3.index"]
+    assert "all_model_checkpoint_paths" in (tmp_path / "checkpoint").read_text()

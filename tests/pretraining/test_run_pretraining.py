@@ -152,8 +152,11 @@ def _error_of(args):
 
 def test_bad_inputs(data, tmp_path):
     out = tmp_path / "run"
-    assert "max_seq_length" in _error_of(
+    assert "--max_seq_length=64 exceeds" in _error_of(
         [a.replace("--max_seq_length=32", "--max_seq_length=64")
+         for a in _args(data, out, "--do_train")])
+    assert "--max_seq_length=16 but" in _error_of(  # the library names the argument
+        [a.replace("--max_seq_length=32", "--max_seq_length=16")
          for a in _args(data, out, "--do_train")])
     small = dict(TINY, vocab_size=1000)
     cfg = tmp_path / "small.json"
@@ -161,9 +164,11 @@ def test_bad_inputs(data, tmp_path):
     assert "vocab_size" in _error_of(
         [a if not a.startswith("--bert_config_file") else f"--bert_config_file={cfg}"
          for a in _args(data, out, "--do_train")])
-    assert "input_file" in _error_of(
+    assert "--input_file: no file matches" in _error_of(
         [a if not a.startswith("--input_file") else f"--input_file={tmp_path}/none*.tfrecord"
          for a in _args(data, out, "--do_train")])
     assert "do_train" in _error_of(_args(data, out))
-    assert "max_predictions_per_seq" in _error_of(
+    assert "per-replica batch size 8" in _error_of(
+        _args(data, out, "--do_train", "--gradient_accumulation_steps=3"))
+    assert "--max_predictions_per_seq=40" in _error_of(
         _args(data, out, "--do_train", "--max_predictions_per_seq=40"))

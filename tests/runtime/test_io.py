@@ -136,3 +136,43 @@ def test_local_helpers():
     assert io.join("gs://bucket/dir", "f.txt") == "gs://bucket/dir/f.txt"
     assert io.dirname("gs://bucket/dir/f.txt") == "gs://bucket/dir"
     assert io.basename("gs://bucket/dir/f.txt") == "f.txt"
+
+
+def test_check_output(root):
+    io.check_output(io.join(root, "new", "model.npz"), "-s")  # creates the parent
+    assert io.listdir(io.join(root, "new")) == []  # the probe is gone
+    with pytest.raises(ValueError, match="-s: .* is a directory"):
+        io.check_output(io.join(root, "new"), "-s")
+    with io.open_file(io.join(root, "file.txt"), "w") as f:
+        f.write("x")
+    with pytest.raises(ValueError, match="--export: .* exists and is not a directory"):
+        io.check_output(io.join(root, "file.txt"), "--export", directory=True)
+    io.check_output(io.join(root, "new"), "--export", directory=True)
+    with pytest.raises(FileNotFoundError, match="--output_file: directory .* does not exist"):
+        io.check_output(io.join(root, "nope", "x"), "--output_file", create_parent=False)
+    if io.is_local(root):  # a file where a directory should be: cannot create or write
+        with pytest.raises(ValueError, match="-s: cannot"):
+            io.check_output(io.join(root, "file.txt", "m.npz"), "-s")
+
+
+def test_atomic_files_replace_together(root):
+    paths = [io.join(root, f"out-{i}.tfrecord") for i in range(3)]
+    with io.AtomicFiles(paths[:2]) as temps:  # an older run wrote two files
+        for tmp in temps:
+            with io.open_file(tmp, "w") as f:
+                f.write("old")
+    files = io.AtomicFiles(paths)
+    for tmp in files.temps:
+        with io.open_file(tmp, "w") as f:
+            f.write("new")
+    assert [io.read_text(p) for p in paths[:2]] == ["old", "old"]  # untouched until commit
+    files.commit()
+    assert [io.read_text(p) for p in paths] == ["new"] * 3
+    assert io.listdir(root) == [io.basename(p) for p in paths]
+    with pytest.raises(RuntimeError):
+        with io.AtomicFiles(paths) as temps:
+            with io.open_file(temps[0], "w") as f:
+                f.write("partial")
+            raise RuntimeError("killed")
+    assert [io.read_text(p) for p in paths] == ["new"] * 3
+    assert io.listdir(root) == [io.basename(p) for p in paths]

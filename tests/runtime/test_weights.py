@@ -110,9 +110,11 @@ def test_report_missing_unexpected_ignored_and_strict():
     assert report.summary() == "loaded 1, missing 1, unexpected 1, ignored 2"
     assert "  missing: b" in str(report) and "  unexpected: module.extra" in str(report)
     np.testing.assert_array_equal(a.numpy(), [1.0, 1.0])
+    a.assign(np.zeros(2, np.float32))
     with pytest.raises(ValueError, match=r"(?s)does not match the model.*missing: b"):
         W.load_weights(source, {"a": a, "b": b}, strict=True, ignore=[r"^step$", "adam"],
                        rename=lambda n: n.replace("module.", ""))
+    np.testing.assert_array_equal(a.numpy(), [0.0, 0.0])  # strict failure assigns nothing
     # rename -> None drops a tensor into ``ignored``
     report = W.load_weights({"x": np.ones(2)}, {}, rename=lambda n: None)
     assert report.ignored == ["x"] and report.ok

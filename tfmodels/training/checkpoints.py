@@ -25,7 +25,7 @@ import re
 
 import tensorflow as tf
 
-from tfmodels import io
+from tfmodels import io, weights
 
 STATE = "checkpoint"
 _PREFIX_RE = re.compile(r"^(model\.ckpt-(\d+))\.index$")
@@ -39,22 +39,10 @@ def _kept(previous, final, max_to_keep):
     return previous + [final]
 
 
-def read_state(directory):
-    """Checkpoint prefixes named by ``directory/checkpoint``, oldest first."""
-    path = io.join(directory, STATE)
-    if not io.exists(path):
-        return []
-    names = re.findall(r'all_model_checkpoint_paths: "([^"]+)"', io.read_text(path))
-    return [n if "://" in n or n.startswith("/") else io.join(directory, n) for n in names]
-
-
-def write_state(directory, prefixes):
-    """Replaces ``directory/checkpoint`` atomically (the last prefix is the latest)."""
-    rel = [io.basename(p) for p in prefixes]
-    text = f'model_checkpoint_path: "{rel[-1]}"\n' + "".join(
-        f'all_model_checkpoint_paths: "{r}"\n' for r in rel)
-    with io.atomic_write(io.join(directory, STATE)) as f:
-        f.write(text)
+# The state file and the TF1 bundle writer are tfmodels.weights' (one copy for loading,
+# exporting and training checkpoints).
+read_state = weights.read_checkpoint_state
+write_state = weights.write_checkpoint_state
 
 
 def with_optimizer_slots(table, optimizer, slots):
@@ -107,9 +95,7 @@ class _Base:
         for name in io.listdir(self.directory):
             m = _PREFIX_RE.match(name)
             if m and m.group(1) not in keep:
-                old = io.join(self.directory, m.group(1))
-                for suffix in _bundle_files(old):
-                    io.remove(old + suffix)
+                weights.remove_checkpoint(io.join(self.directory, m.group(1)))
 
 
 class NamedCheckpoint(_Base):
@@ -136,21 +122,12 @@ class NamedCheckpoint(_Base):
 
     def save(self, step):
         """Writes ``model.ckpt-<step>``, records it in the state file; returns its prefix."""
-        io.makedirs(self.directory)
-        names = sorted(self.table)
-        tensors = [tf.convert_to_tensor(self.table[n]) for n in names]
-        names.append("global_step")
-        tensors.append(tf.constant(int(step), tf.int64))
-        for name, var in sorted(self.extra.items()):
-            names.append(name)
-            tensors.append(tf.convert_to_tensor(var))
+        tensors = {**self.table, "global_step": tf.constant(int(step), tf.int64),
+                   **self.extra}
         final = io.join(self.directory, f"model.ckpt-{int(step)}")
-        tmp = io.temp_name(final)
-        tf.raw_ops.SaveV2(prefix=tmp, tensor_names=names, shape_and_slices=[""] * len(names),
-                          tensors=tensors)
-        # Data first, index last; the checkpoint exists for readers once the state names it.
-        for suffix in sorted(_bundle_files(tmp), key=lambda s: s == ".index"):
-            io.rename(tmp + suffix, final + suffix)
+        # Temporary prefix, data first, index last (tfmodels.weights); the checkpoint exists
+        # for readers once the state file names it.
+        weights.save_tf1_checkpoint(final, tensors, write_state=False)
         self._finish(final)
         return final
 
@@ -159,8 +136,8 @@ class NamedCheckpoint(_Base):
         prefix = prefix or self.latest()
         if prefix is None:
             return None
-        reader = tf.train.load_checkpoint(prefix)
-        shapes = reader.get_variable_to_shape_map()
+        reader = weights.TF1CheckpointReader(prefix)
+        shapes = reader.shapes()
         missing = [n for n in self.table if n not in shapes]
         if missing:
             raise ValueError(f"checkpoint {prefix} lacks {len(missing)} variables, "
@@ -170,13 +147,13 @@ class NamedCheckpoint(_Base):
                 raise ValueError(f"checkpoint {prefix}: {name} has shape {tuple(shapes[name])},"
                                  f" the model {tuple(var.shape)}{self.mismatch_hint}")
         for name, var in self.table.items():
-            var.assign(reader.get_tensor(name))
-        step = int(reader.get_tensor("global_step")) if "global_step" in shapes else 0
+            var.assign(reader.read(name))
+        step = int(reader.read("global_step")) if "global_step" in shapes else 0
         if self.step_variable is not None:
             self.step_variable.assign(step)
         for name, var in self.extra.items():
             if name in shapes:
-                var.assign(reader.get_tensor(name))
+                var.assign(reader.read(name))
         return step
 
 
@@ -207,9 +184,3 @@ class ObjectCheckpoint(_Base):
             return None
         self.checkpoint.read(prefix).assert_existing_objects_matched()
         return int(prefix.rsplit("-", 1)[1])
-
-
-def _bundle_files(prefix):
-    directory, base = io.dirname(prefix), io.basename(prefix)
-    return [name[len(base):] for name in io.listdir(directory)
-            if name.startswith(base + ".") and (name.endswith(".index") or ".data-" in name)]

@@ -167,6 +167,13 @@ class Trainer:
             return self.strategy.distribute_datasets_from_function(dataset)
         return self.strategy.experimental_distribute_dataset(dataset)
 
+    def make_iterator(self, dataset):
+        """A distributed iterator over ``dataset`` (see :meth:`distribute`); pass it to
+        :meth:`train` to continue one input stream across several calls."""
+        if isinstance(dataset, tf.distribute.DistributedIterator):
+            return dataset
+        return iter(self.distribute(dataset))
+
     # ----------------------------------------------------------------- training
     def _replica_step(self, batch):
         tvars = self.model.trainable_variables
@@ -252,10 +259,15 @@ class Trainer:
 
     def train(self, dataset, num_steps):
         """Trains until global step ``num_steps`` (a resume-safe target) from
-        :attr:`step`; returns the training metrics of the last call."""
+        :attr:`step`; returns the training metrics of the last call.
+
+        ``dataset``: a repeated ``tf.data.Dataset`` of global batches, a function
+        ``fn(input_context)`` giving per-replica batches, or an iterator from
+        :meth:`make_iterator` (which keeps its position between calls; a dataset or
+        function starts a new input stream at every call)."""
         if self.step >= num_steps:
             return self.last_train_metrics
-        iterator = iter(self.distribute(dataset))
+        iterator = self.make_iterator(dataset)
         if self._train_loop is None:
             self._train_loop = self._make_train_loop()
         self.print(f"***** Running training ***** batch size {self.global_batch_size}, "
@@ -335,13 +347,14 @@ class Trainer:
 
         return eval_loop
 
-    def evaluate(self, dataset, steps):
-        """Runs at most ``steps`` eval batches (fewer if the dataset ends); returns
-        ``{name: numerator / denominator}`` over all of them and ``global_step``."""
+    def evaluate(self, dataset, steps=None):
+        """Runs at most ``steps`` eval batches (None: until the dataset ends; a dataset
+        that repeats needs ``steps``); returns ``{name: numerator / denominator}`` over
+        all of them and ``global_step``."""
         if self._eval_loop is None:
             self._eval_loop = self._make_eval_loop()
-        sums, done = self._eval_loop(iter(self.distribute(dataset)),
-                                     tf.constant(int(steps), tf.int32))
+        steps = 2**31 - 1 if steps is None else int(steps)
+        sums, done = self._eval_loop(self.make_iterator(dataset), tf.constant(steps, tf.int32))
         result = _ratios(sums)
         result["global_step"] = self.step
         self.eval_steps_run = int(done)

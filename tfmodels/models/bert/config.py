@@ -123,12 +123,12 @@ class BertConfig:
     def from_json_file(cls, json_file):
         """Reads ``bert_config.json`` (original) or ``config.json`` (HF)."""
         if not io.isfile(json_file):
-            raise FileNotFoundError(f"bert_config_file not found: {json_file}")
+            raise FileNotFoundError(f"json_file: {json_file} does not exist")
         with io.open_file(json_file, "r") as f:
             try:
                 d = json.load(f)
             except json.JSONDecodeError as e:
-                raise ValueError(f"bert_config_file {json_file} is not valid JSON: {e}") from e
+                raise ValueError(f"json_file: {json_file} is not valid JSON: {e}") from e
         return cls.from_dict(d)
 
     def to_dict(self):

@@ -21,25 +21,33 @@ Mirrors google-research/bert ``run_pretraining.py``:
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
 from tfmodels.models.bert.checkpoint import original_names
+from tfmodels.models.bert.config import BertConfig
 from tfmodels.models.bert.heads import BertPretrainingHeads, masked_lm_loss, next_sentence_loss
 from tfmodels.models.bert.model import BertModel
 from tfmodels.training.checkpoints import NamedCheckpoint, with_optimizer_slots
 
 
+@keras.saving.register_keras_serializable(package="tfmodels")
 class BertPretrainer(keras.Model):
     """BertModel with the masked LM and next sentence heads.
 
     ``call(features)`` takes the dict of the pre-training records (``input_ids``,
     ``input_mask``, ``segment_ids``, ``masked_lm_positions``) and returns
     ``masked_lm_log_probs`` [B*P, V] and ``next_sentence_log_probs`` [B, 2] (float32).
+    Keras-serializable (``get_config`` holds the BertConfig as a dict); the heads are
+    tied to this model's BertModel again when it is rebuilt.
     """
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = BertConfig.from_dict(config)
         self.config = config
         self.bert = BertModel(config, output_all_layers=False)
         self.cls = BertPretrainingHeads(config, self.bert)
@@ -59,6 +67,9 @@ class BertPretrainer(keras.Model):
     def original_names(self):
         """{original TF1 name: variable} of every weight."""
         return original_names(self.bert, [self.cls])
+
+    def get_config(self):
+        return {**super().get_config(), "config": dataclasses.asdict(self.config)}
 
 
 def pretraining_losses(outputs, features):
@@ -137,9 +148,12 @@ class TrainingCheckpoint(NamedCheckpoint):
       optimizer: a built :class:`tfmodels.optimization.AdamWeightDecay` (may be
         wrapped in a ``LossScaleOptimizer``; its slots are saved).
       max_to_keep: number of checkpoints kept (the Estimator default, 5).
+      mismatch_hint: appended to the error when a checkpoint does not fit the model
+        (a script names its flag: ``"; does --bert_config_file match it?"``).
     """
 
-    def __init__(self, directory, pretrainer, optimizer, max_to_keep=5):
+    def __init__(self, directory, pretrainer, optimizer, max_to_keep=5,
+                 mismatch_hint="; does the BertConfig match it?"):
         table = dict(pretrainer.original_names())
         covered = {id(v) for v in table.values()}
         stray = [v.path for v in pretrainer.trainable_variables if id(v) not in covered]
@@ -153,4 +167,4 @@ class TrainingCheckpoint(NamedCheckpoint):
             extra["loss_scale"] = scale
         super().__init__(directory, table, step_variable=optimizer.iterations, extra=extra,
                          max_to_keep=max_to_keep,
-                         mismatch_hint="; does --bert_config_file match it?")
+                         mismatch_hint=mismatch_hint)
