@@ -54,16 +54,22 @@ datasets::
     result = trainer.evaluate(eval_dataset, steps=FLAGS.max_eval_steps)
     trainer.write_eval_results(result)     # output_dir/eval_results.txt, chief only
 
-Original checkpoint names: pass ``checkpoint=lambda d: NamedCheckpoint(d, table,
-step_variable=optimizer.iterations)``. DETR-style tasks: ``jit_compile=False`` lets
-the loss call ``tf.numpy_function`` (Hungarian matching); ``set_lr_multipliers(
-optimizer, {"backbone": 0.1})`` trains the backbone at a tenth of the rate;
-``clip_norm=0.1`` clips the cross-replica gradient. BERT's original TPU loop clips
-each replica's gradient and sums them: ``gradient_reduction="sum"`` with the clip in
-the optimizer.
+Original checkpoint names: pass ``checkpoint=lambda d: NamedCheckpoint(d,
+with_optimizer_slots(table, optimizer, {"Adam": "_momentums", "Adam_1": "_velocities"}),
+step_variable=optimizer.iterations)`` where ``table`` is ``{original name: variable}``.
+
+DETR-style tasks: ``jit_compile=False`` lets the loss call ``tf.numpy_function``
+(Hungarian matching); ``set_lr_multipliers(optimizer, {"backbone": 0.1})`` trains the
+backbone at a tenth of the rate; ``clip_norm=0.1`` clips the cross-replica gradient.
+BERT's original TPU loop clips each replica's gradient and sums them:
+``gradient_reduction="sum"`` with the clip in the optimizer.
 """
 
-from tfmodels.training.checkpoints import NamedCheckpoint, ObjectCheckpoint
+from tfmodels.training.checkpoints import (
+    NamedCheckpoint,
+    ObjectCheckpoint,
+    with_optimizer_slots,
+)
 from tfmodels.training.distribute import STRATEGIES, make_strategy, task_info
 from tfmodels.training.lr_multipliers import set_lr_multipliers
 from tfmodels.training.precision import inner_optimizer, loss_scaled, set_mixed_precision
@@ -79,5 +85,5 @@ __all__ = [
     "EVAL_RESULTS", "NamedCheckpoint", "ObjectCheckpoint", "STRATEGIES", "Trainer",
     "check_batch_split", "format_eval_results", "inner_optimizer", "loss_scaled",
     "make_strategy", "set_lr_multipliers", "set_mixed_precision", "task_info",
-    "write_eval_results", "write_scalars",
+    "with_optimizer_slots", "write_eval_results", "write_scalars",
 ]
