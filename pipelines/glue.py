@@ -26,7 +26,7 @@ import os
 import sys
 
 from pipelines import tokenization
-from tfmodels import io
+from pipelines.fileio import io
 
 # get_labels() of a regression processor: no classes, one float output.
 REGRESSION_LABELS: list = []

@@ -18,7 +18,7 @@ import argparse
 import random
 import sys
 
-from tfmodels import io
+from pipelines.fileio import io
 
 LABELS = {"neg": "0", "pos": "1"}
 

@@ -35,7 +35,7 @@ import logging
 import math
 
 from pipelines import tokenization
-from tfmodels import io
+from pipelines.fileio import io
 
 logger = logging.getLogger(__name__)
 

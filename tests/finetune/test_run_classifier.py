@@ -18,7 +18,7 @@ def test_learns_separable_task_and_writes_original_outputs(clf_run):
     results = eval_results(out / "eval_results.txt")
     assert list(results) == ["eval_accuracy", "eval_loss", "global_step", "loss"]
     assert float(results["eval_accuracy"]) >= 0.95, proc.stdout[-2000:]
-    assert int(results["global_step"]) == int(256 / 16 * 3)
+    assert int(results["global_step"]) == int(256 / 16 * 5)
     rows = [line.split("\t") for line in (out / "test_results.tsv").read_text().splitlines()]
     assert len(rows) == len(test) and all(len(r) == 2 for r in rows)
     probs = np.asarray(rows, np.float64)
@@ -26,17 +26,17 @@ def test_learns_separable_task_and_writes_original_outputs(clf_run):
     labels = np.asarray([int(r[1]) for r in test])
     assert (probs.argmax(1) == labels).mean() >= 0.9
     for name in ("train.tf_record", "eval.tf_record", "predict.tf_record", "checkpoint",
-                 "model.ckpt-48.index"):
+                 "model.ckpt-80.index"):
         assert (out / name).exists(), name
     # Loaded from the original-format init checkpoint: all but the new head.
     assert "loaded 39, missing 2" in proc.stdout
-    assert "step 16/48" in proc.stdout and "examples/s" in proc.stdout
+    assert "step 16/80" in proc.stdout and "examples/s" in proc.stdout
 
 
 def test_checkpoint_has_original_names(clf_run):
     import tensorflow as tf
 
-    names = dict(tf.train.list_variables(str(clf_run["out"] / "model.ckpt-48")))
+    names = dict(tf.train.list_variables(str(clf_run["out"] / "model.ckpt-80")))
     assert names["output_weights"] == [2, 32] and names["output_bias"] == [2]
     assert "bert/encoder/layer_1/output/LayerNorm/gamma" in names
     assert "output_weights/adam_m" in names and "global_step" in names
