@@ -247,3 +247,14 @@ def test_real_squad_v11_file_round_trip(tmp_path):
     preds, _, _ = squad.compute_predictions(eval_examples, feats, results, 20, 30, True)
     result = squad_metrics.evaluate_v1(dataset, preds, log=None)
     assert result == {"exact_match": 100.0, "f1": 100.0}
+
+
+def test_v2_only_null_candidate(tokenizer):
+    """No span survives (max_answer_length 0): v1 falls back to "empty" as the original;
+    v2 predicts "" with null odds 1e6 (the original fails here)."""
+    examples, feats, results = _one_feature(tokenizer)
+    preds, nbest, _ = squad.compute_predictions(examples, feats, results, 2, 0, True)
+    assert preds == {"q": "empty"} and nbest["q"][0]["probability"] == 1.0
+    preds, nbest, odds = squad.compute_predictions(examples, feats, results, 2, 0, True,
+                                                   version_2_with_negative=True)
+    assert preds == {"q": ""} and odds == {"q": 1e6} and [e["text"] for e in nbest["q"]] == [""]
