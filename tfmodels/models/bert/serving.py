@@ -1,7 +1,7 @@
 """SavedModel export of fine-tuned BERT models and of the bare encoder.
 
 The exported graphs hold only standard TensorFlow and tensorflow-text ops: they are
-traced inside :func:`tfmodels.ops.layer_norm_op.composite_only`, so LayerNorm is the
+written by :func:`tfmodels.export.save` (traced under ``composite_only``), so LayerNorm is the
 pure-TF composite, and a client needs neither this package nor its op library.
 
 * :class:`ClassifierServing` - ``serving_default(text_a, text_b)`` (UTF-8 strings [B];
@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfmodels import io
+from tfmodels import export as tfm_export
 from tfmodels.models.bert.classifier import probabilities
-from tfmodels.ops.layer_norm_op import composite_only
 
 
 def _ids_spec(seq_length):
@@ -157,9 +156,5 @@ class EncoderServing(tf.Module):
 def export(module, export_dir):
     """Traces ``module``'s signatures with the composite LayerNorm and saves it atomically
     (a previous export at ``export_dir`` is replaced only once the new one is complete)."""
-    with composite_only():
-        signatures = {name: fn.get_concrete_function() for name, fn in
-                      module.signatures().items()}
-        with io.atomic_directory(export_dir) as tmp:
-            tf.saved_model.save(module, tmp, signatures=signatures)
+    tfm_export.save(module, export_dir, signatures=module.signatures())
     return export_dir

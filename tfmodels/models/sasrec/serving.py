@@ -8,7 +8,7 @@ Returns ``item_ids`` int64 [B, k], ``scores`` float32 [B, k] (dot products, best
 when the training data had source ids (a session file), ``source_item_ids`` [B, k].
 
 Only standard TensorFlow ops: the fused LayerNorm is traced in its composite form
-(:func:`tfmodels.ops.layer_norm_op.composite_only`), so a client loads the model with
+(:func:`tfmodels.export.save`), so a client loads the model with
 TensorFlow alone.
 """
 
@@ -17,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfmodels import io
-from tfmodels.ops.layer_norm_op import composite_only
+from tfmodels import export
 
 
 def last_items(history, maxlen):
@@ -74,8 +73,5 @@ class SASRecServing(tf.Module):
 def export_saved_model(model, export_dir, k=10, item_ids=None):
     """Writes the serving SavedModel to ``export_dir`` (atomically); returns the path."""
     module = SASRecServing(model, k, item_ids)
-    with composite_only():
-        fn = module.serve.get_concrete_function()
-        with io.atomic_directory(export_dir) as tmp:
-            tf.saved_model.save(module, tmp, signatures={"serving_default": fn})
+    export.save(module, export_dir, signatures={"serving_default": module.serve})
     return export_dir
