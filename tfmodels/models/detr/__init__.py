@@ -6,6 +6,13 @@ from tfmodels.models.detr.backbone import (
     ResNetBackbone,
     downsample_mask,
 )
+from tfmodels.models.detr.checkpoint import (
+    LoadReport,
+    config_from_state_dict,
+    load_detr,
+    load_state_dict,
+    read_state_dict,
+)
 from tfmodels.models.detr.config import DetrConfig
 from tfmodels.models.detr.heads import MLP
 from tfmodels.models.detr.model import DETR
@@ -23,7 +30,12 @@ __all__ = [
     "DetrTransformer",
     "FrozenBatchNorm",
     "LearnedPositionEncoding2D",
+    "LoadReport",
     "ResNetBackbone",
     "build_position_encoding",
+    "config_from_state_dict",
+    "load_detr",
+    "load_state_dict",
+    "read_state_dict",
     "downsample_mask",
 ]
