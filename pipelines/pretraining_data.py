@@ -35,7 +35,6 @@ import mmap
 import multiprocessing
 import os
 import random
-import re
 import shutil
 import struct
 import sys
@@ -47,10 +46,9 @@ from pipelines.pretraining_instances import (
     VocabInfo,
     create_instances_from_document,
 )
+from pipelines.tokenization import ascii_words
 
 _PRELOADED = {}
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ASCII_TOKENS = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9\s]")
 
 
 def expand_file_patterns(value, flag="input_file"):
@@ -75,11 +73,9 @@ def expand_file_patterns(value, flag="input_file"):
 class LineTokenizer:
     """Token ids of a line, identical to ``FullTokenizer.tokenize`` + ``convert_tokens_to_ids``.
 
-    For an all-ASCII line the original BasicTokenizer reduces to: drop control
-    characters, lower-case, split on whitespace, and make every ASCII punctuation
-    mark its own token (ASCII has no CJK, accents, or other Unicode categories), so
-    one regular expression does it; words then go through the original WordPiece,
-    memoised. Other lines use the full tokenizer.
+    All-ASCII lines are split into words by :func:`pipelines.tokenization.ascii_words`
+    (the tokenizer's one fast path); words then go through the original WordPiece,
+    memoised with their ids. Other lines use the full tokenizer.
     """
 
     def __init__(self, full_tokenizer):
@@ -98,14 +94,11 @@ class LineTokenizer:
         return ids
 
     def ids(self, line):
-        if line.isascii():
-            if self.do_lower_case:
-                line = line.lower()
-            if _ASCII_CONTROL.search(line):
-                line = _ASCII_CONTROL.sub("", line)
+        words = ascii_words(line, self.do_lower_case)
+        if words is not None:
             out = []
             cache = self._word_ids
-            for word in _ASCII_TOKENS.findall(line):
+            for word in words:
                 ids = cache.get(word)
                 if ids is None:
                     ids = self._ids_of_word(word)

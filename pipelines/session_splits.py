@@ -14,11 +14,11 @@ raw RSC15 (YOOCHOOSE) click file, and per-user item sequences in the SASRec data
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 
-from pipelines.sessions import atomic_text_file, iter_delimited_blocks, write_event_table
+from pipelines.fileio import io
+from pipelines.sessions import iter_delimited_blocks, write_event_table
 
 __all__ = [
     "Events",
@@ -27,6 +27,8 @@ __all__ = [
     "sessionize",
     "read_yoochoose_clicks",
     "write_events",
+    "write_time_splits",
+    "describe",
     "user_sequences",
     "write_user_item_pairs",
 ]
@@ -125,7 +127,7 @@ def read_yoochoose_clicks(path: str) -> Events:
     Raises:
       FileNotFoundError / ValueError naming the file and line.
     """
-    if not os.path.isfile(path):
+    if not io.isfile(path):
         raise FileNotFoundError(f"click file not found: {path}")
     sessions, items, times = [], [], []
     line_no = 1
@@ -169,6 +171,34 @@ def write_events(path: str, events: Events, header=("SessionId", "ItemId", "Time
     write_event_table(path, header, [events.session_ids, events.item_ids, events.times])
 
 
+def describe(title: str, events: Events) -> str:
+    """The official preprocessing's summary of a set ("Full train set\\n\\tEvents: ...")."""
+    n_events, n_sessions, n_items = events.summary()
+    return f"{title}\n\tEvents: {n_events}\n\tSessions: {n_sessions}\n\tItems: {n_items}"
+
+
+def write_time_splits(out_dir: str, prefix: str, events: Events, seconds: float,
+                      min_session_length: int = 2, report=print) -> dict:
+    """Writes the four files of the official ``preprocess.py`` (RSC15 and ml-100k alike):
+    ``{prefix}_train_full.txt`` / ``{prefix}_test.txt`` from :func:`split_last_days` on
+    ``events``, then ``{prefix}_train_tr.txt`` / ``{prefix}_train_valid.txt`` from the same
+    split of the full training part. ``report`` gets each set's :func:`describe` text.
+
+    Both splits are made before anything is written, so a split error leaves no files.
+    Returns ``{"train_full" | "test" | "train_tr" | "train_valid": path}``.
+    """
+    train, test = split_last_days(events, seconds, min_session_length)
+    train_tr, valid = split_last_days(train, seconds, min_session_length)
+    parts = (("Full train set", "train_full", train), ("Test set", "test", test),
+             ("Train set", "train_tr", train_tr), ("Validation set", "train_valid", valid))
+    paths = {}
+    for title, name, part in parts:
+        report(describe(title, part))
+        paths[name] = io.join(out_dir, f"{prefix}_{name}.txt")
+        write_events(paths[name], part)
+    return paths
+
+
 def user_sequences(user_ids, item_ids, times, min_count: int = 5) -> tuple:
     """Per-user item sequences as kang205/SASRec `data/DataProcessing.py` builds them.
 
@@ -198,6 +228,7 @@ def _number_by_appearance(ids: np.ndarray) -> np.ndarray:
 
 def write_user_item_pairs(path: str, users, items) -> None:
     """Writes `user item` lines (space-separated, no header; the SASRec format) atomically."""
-    with atomic_text_file(path) as f:
+    io.makedirs(io.dirname(path))
+    with io.atomic_write(path, "w") as f:
         f.writelines(f"{u} {i}\n" for u, i in zip(np.asarray(users).tolist(),
                                                   np.asarray(items).tolist()))

@@ -8,20 +8,18 @@ every step gives the current item of every lane as input and its next item as ta
 whose session ends takes the next session (its hidden state row must be reset), and the batch
 shrinks once no sessions are left.
 
-Synthetic sessions from a sparse Markov chain: `pipelines.synthetic_sessions` (its names
-are also importable from here).
+Synthetic sessions from a sparse Markov chain: `pipelines.synthetic_sessions`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import heapq
-import os
 import re
-import tempfile
 
 import numpy as np
+
+from pipelines.fileio import io
 
 __all__ = [
     "SessionData",
@@ -87,6 +85,10 @@ class SessionData:
 
 # ----------------------------------------------------------------------------- reading
 
+_ONE_EVENT = ("{source}: every one of its {sessions} sessions has a single event, so there is "
+              "no next item to predict (sessions need at least 2 events)")
+
+
 
 def read_tsv_columns(path: str, columns, sep: str = "\t") -> dict:
     """Reads the named columns of a delimited text file with a header row.
@@ -99,9 +101,9 @@ def read_tsv_columns(path: str, columns, sep: str = "\t") -> dict:
       ValueError: empty file, missing columns (naming the ones present), or a row whose
         number of fields differs from the header's (naming the line).
     """
-    if not os.path.isfile(path):
+    if not io.isfile(path):
         raise FileNotFoundError(f"session file not found: {path}")
-    with open(path, "rb") as f:
+    with io.open_file(path, "rb") as f:
         header = f.readline()
     if not header.strip():
         raise ValueError(f"{path}: file is empty (expected a header row)")
@@ -134,7 +136,7 @@ def iter_delimited_blocks(path: str, sep: str, n_cols: int, skip_lines: int = 0,
     if len(sep_b) != 1:
         raise ValueError(f"the separator must be one byte, got {sep!r}")
     line_no = skip_lines + 1  # 1-based number of the first line of the next block
-    with open(path, "rb") as f:
+    with io.open_file(path, "rb") as f:
         for _ in range(skip_lines):
             f.readline()
         rest = b""
@@ -313,20 +315,24 @@ def load_sessions(
 
     Raises:
       FileNotFoundError: `path` does not exist.
-      ValueError: missing columns, non-numeric or non-finite times, no events, or an empty
+      ValueError: missing columns, non-numeric or non-finite times, no events, every
+        session of one event (nothing to predict: training would see no step), or an empty
         test set after filtering; the message names the file.
     """
     cols = read_tsv_columns(path, [session_key, item_key, time_key])
     if len(cols[time_key]) == 0:
         raise ValueError(f"{path}: no events (only a header row)")
     times = parse_times(cols[time_key], path, time_key)
-    return sessions_from_arrays(
+    data = sessions_from_arrays(
         parse_ids(cols[session_key]),
         parse_ids(cols[item_key]),
         times,
         itemidmap=itemidmap,
         source=path,
     )
+    if data.n_predictions == 0:
+        raise ValueError(_ONE_EVENT.format(source=path, sessions=data.n_sessions))
+    return data
 
 
 def write_sessions(
@@ -343,7 +349,8 @@ def write_sessions(
 
 
 def write_event_table(path: str, header, columns) -> None:
-    """Writes equal-length columns as a TAB-separated file with a header, atomically.
+    """Writes equal-length columns as a TAB-separated file with a header, atomically (to a
+    temporary name, then renamed), creating the directory if needed; any TF filesystem.
 
     Floats are written with `repr` (shortest round-trip form, as pandas does).
     """
@@ -354,29 +361,10 @@ def write_event_table(path: str, header, columns) -> None:
             text_cols.append([repr(v) for v in col.astype(np.float64).tolist()])
         else:
             text_cols.append(col.astype(str).tolist())
-    with atomic_text_file(path) as f:
+    io.makedirs(io.dirname(path))
+    with io.atomic_write(path, "w") as f:
         f.write("\t".join(header) + "\n")
         f.writelines("\t".join(row) + "\n" for row in zip(*text_cols))
-
-
-@contextlib.contextmanager
-def atomic_text_file(path: str):
-    """Opens a temporary file next to `path` for writing; on success it replaces `path`
-    (so readers never see a partial file), on error it is removed."""
-    out_dir = os.path.dirname(os.path.abspath(path))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".tmp_")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 # ----------------------------------------------------------------------------- iterator
@@ -413,6 +401,8 @@ class SessionParallelIterator:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if data.n_sessions == 0:
             raise ValueError("no sessions to iterate over")
+        if data.n_predictions == 0:
+            raise ValueError(_ONE_EVENT.format(source="session data", sessions=data.n_sessions))
         self.data = data
         self.batch_size = int(batch_size)
         self.shuffle_sessions = bool(shuffle_sessions)
@@ -538,17 +528,3 @@ def _assign_lanes_heap(steps: np.ndarray, batch_size: int):
         start_out[s] = t
         heapq.heapreplace(heap, (t + k, 0, lane) if k > 0 else (t, wave + 1, lane))
     return np.asarray(lane_out, dtype=np.int64), np.asarray(start_out, dtype=np.int64)
-
-
-_SYNTHETIC = ("MarkovChain", "make_markov_chain", "generate_markov_sessions",
-              "markov_best_metrics")
-
-
-def __getattr__(name):
-    # the synthetic-data generator lives in pipelines.synthetic_sessions (it imports this
-    # module); it is also reachable from here
-    if name in _SYNTHETIC:
-        from pipelines import synthetic_sessions
-
-        return getattr(synthetic_sessions, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

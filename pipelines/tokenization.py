@@ -9,8 +9,9 @@ Mirrors google-research/bert ``tokenization.py``:
   continuations; a word longer than ``max_input_chars_per_word`` (200, the
   original's limit) or one that cannot be covered becomes ``[UNK]``.
 * :class:`FullTokenizer` - both of the above plus vocab conversion. It memoises
-  WordPiece results per word and splits printable-ASCII lines with one regex
-  (same output, fewer Python loops; ``cache_size=0`` turns both off).
+  WordPiece results per word and splits all-ASCII lines with one regex,
+  :func:`ascii_words`, the one Python fast path (also used by the pre-training data
+  writer); same output, fewer Python loops; ``cache_size=0`` turns both off.
 
 :class:`InGraphTokenizer` reproduces the same ids with TensorFlow ops, so it
 runs inside ``tf.data`` and inside an exported SavedModel. Lines of printable
@@ -245,23 +246,41 @@ class WordpieceTokenizer:
         return output
 
 
-# A line that is empty or holds only printable ASCII, tab, newline, carriage return.
+# In-graph fast path: a line that is empty or holds only printable ASCII, tab,
+# newline, carriage return (FastWordpieceTokenizer's own split is the original's there).
 _ASCII_LINE = r"[\t\n\r\x20-\x7e]*"
-_ASCII_LINE_RE = re.compile(_ASCII_LINE)
-# On such a line BasicTokenizer's words are the alphanumeric runs and each other
+# ASCII characters the original's _clean_text drops (categories Cc other than \t\n\r).
+_ASCII_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Once those are gone, BasicTokenizer's words are the alphanumeric runs and each other
 # non-space char (all ASCII non-alphanumerics count as punctuation).
 _ASCII_WORD_RE = re.compile(r"[0-9A-Za-z]+|[^0-9A-Za-z \t\n\r]")
+
+
+def ascii_words(text, do_lower_case):
+    """``BasicTokenizer(do_lower_case).tokenize(text)`` for an all-ASCII ``str``, by one
+    regex; ``None`` when ``text`` holds a non-ASCII character (use BasicTokenizer).
+
+    The one Python fast path (FullTokenizer and the pre-training data's LineTokenizer
+    both use it). On ASCII the original reduces to: drop control characters (``Cc``
+    except tab, newline, CR), lower-case (ASCII's), split on whitespace, and make every
+    non-alphanumeric its own token; there is no CJK, accent or other Unicode category.
+    """
+    if not text.isascii():
+        return None
+    if _ASCII_CONTROL_RE.search(text):
+        text = _ASCII_CONTROL_RE.sub("", text)
+    if do_lower_case:
+        text = text.lower()
+    return _ASCII_WORD_RE.findall(text)
 
 
 class FullTokenizer:
     """End-to-end tokenization: BasicTokenizer then WordPiece, plus id conversion.
 
     With ``cache_size`` > 0 (the default), WordPiece results of that many words are
-    memoised and lines of printable ASCII (plus tab/newline/CR) are split into
-    words by one regex: there cleaning and accent stripping change nothing,
-    lower-casing is ASCII's and BasicTokenizer's words are exactly the
-    alphanumeric runs and the single punctuation chars. Same output, fewer Python
-    loops. ``cache_size=0`` gives the plain original algorithm for every line,
+    memoised and all-ASCII lines are split into words by :func:`ascii_words` (one
+    regex; the original's result exactly). Same output, fewer Python loops.
+    ``cache_size=0`` gives the plain original algorithm for every line,
     used as the pure-Python reference in benchmarks and tests.
     """
 
@@ -277,15 +296,11 @@ class FullTokenizer:
             self._pieces = functools.lru_cache(maxsize=cache_size)(self._pieces)
 
     def tokenize(self, text):
+        words = None
         if self._fast:
             text = convert_to_unicode(text)
-            if _ASCII_LINE_RE.fullmatch(text):
-                if self.do_lower_case:
-                    text = text.lower()
-                words = _ASCII_WORD_RE.findall(text)
-            else:
-                words = self.basic_tokenizer.tokenize(text)
-        else:
+            words = ascii_words(text, self.do_lower_case)
+        if words is None:
             words = self.basic_tokenizer.tokenize(text)
         split_tokens = []
         for token in words:

@@ -20,6 +20,7 @@ Logic: :mod:`pipelines.session_splits`.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
@@ -28,13 +29,13 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.fileio import io  # noqa: E402
 from pipelines.session_splits import (  # noqa: E402
     Events,
     filter_sessions_and_items,
     sessionize,
-    split_last_days,
     user_sequences,
-    write_events,
+    write_time_splits,
     write_user_item_pairs,
 )
 from pipelines.sessions import parse_ids, parse_times, read_tsv_columns  # noqa: E402
@@ -69,15 +70,9 @@ def default_inter_file():
                         "ml-100k", "ml-100k.inter")
 
 
-def _report(name, events):
-    n_events, n_sessions, n_items = events.summary()
-    print(f"{name}\n\tEvents: {n_events}\n\tSessions: {n_sessions}\n\tItems: {n_items}",
-          flush=True)
-
-
 def run():
     path = FLAGS.inter_file or default_inter_file()
-    if not os.path.isfile(path):
+    if not io.isfile(path):
         raise FileNotFoundError(f"--inter_file: {path} does not exist")
     if FLAGS.test_days <= 0:
         raise ValueError("--test_days must be > 0")
@@ -90,24 +85,16 @@ def run():
     times = parse_times(cols[TIME], path, TIME)
     print(f"Read {len(times)} interactions from {path}", flush=True)
     out = FLAGS.output_dir
-    os.makedirs(out, exist_ok=True)
+    io.makedirs(out)
 
     events = Events(sessionize(users, times, FLAGS.session_gap), items, times)
     events = filter_sessions_and_items(events, FLAGS.min_item_support, FLAGS.min_session_length)
     test_seconds = FLAGS.test_days * 86400.0
-    train, test = split_last_days(events, test_seconds, FLAGS.min_session_length)
-    _report("Full train set", train)
-    write_events(os.path.join(out, "ml100k_train_full.txt"), train)
-    _report("Test set", test)
-    write_events(os.path.join(out, "ml100k_test.txt"), test)
-    train_tr, valid = split_last_days(train, test_seconds, FLAGS.min_session_length)
-    _report("Train set", train_tr)
-    write_events(os.path.join(out, "ml100k_train_tr.txt"), train_tr)
-    _report("Validation set", valid)
-    write_events(os.path.join(out, "ml100k_train_valid.txt"), valid)
+    report = functools.partial(print, flush=True)
+    write_time_splits(out, "ml100k", events, test_seconds, FLAGS.min_session_length, report)
 
     seq_users, seq_items = user_sequences(users, items, times, FLAGS.sasrec_min_count)
-    write_user_item_pairs(os.path.join(out, "ml-100k.txt"), seq_users, seq_items)
+    write_user_item_pairs(io.join(out, "ml-100k.txt"), seq_users, seq_items)
     print(f"SASRec sequences\n\tInteractions: {len(seq_users)}\n\tUsers: {seq_users.max()}"
           f"\n\tItems: {seq_items.max()}", flush=True)
 

@@ -21,6 +21,7 @@ Logic: :mod:`pipelines.session_splits`.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -29,11 +30,11 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.fileio import io  # noqa: E402
 from pipelines.session_splits import (  # noqa: E402
     filter_sessions_and_items,
     read_yoochoose_clicks,
-    split_last_days,
-    write_events,
+    write_time_splits,
 )
 
 flags.DEFINE_string("path_to_original_data", None,
@@ -48,37 +49,23 @@ flags.DEFINE_float("test_seconds", 86400.0,
 FLAGS = flags.FLAGS
 
 
-def _report(name, events):
-    n_events, n_sessions, n_items = events.summary()
-    print(f"{name}\n\tEvents: {n_events}\n\tSessions: {n_sessions}\n\tItems: {n_items}",
-          flush=True)
-
-
 def run():
     src = FLAGS.path_to_original_data
-    clicks = os.path.join(src, "yoochoose-clicks.dat") if os.path.isdir(src) else src
-    if not os.path.isfile(clicks):
+    clicks = io.join(src, "yoochoose-clicks.dat") if io.isdir(src) else src
+    if not io.isfile(clicks):
         raise FileNotFoundError(f"--path_to_original_data: {clicks} does not exist")
     if FLAGS.min_item_support < 1 or FLAGS.min_session_length < 2:
         raise ValueError("--min_item_support must be >= 1 and --min_session_length >= 2")
     if FLAGS.test_seconds <= 0:
         raise ValueError("--test_seconds must be > 0")
     out = FLAGS.path_to_processed_data
-    os.makedirs(out, exist_ok=True)
+    io.makedirs(out)
     t0 = time.time()
     data = read_yoochoose_clicks(clicks)
     print(f"Read {len(data)} clicks from {clicks} in {time.time() - t0:.1f} s", flush=True)
     data = filter_sessions_and_items(data, FLAGS.min_item_support, FLAGS.min_session_length)
-    train, test = split_last_days(data, FLAGS.test_seconds, FLAGS.min_session_length)
-    _report("Full train set", train)
-    write_events(os.path.join(out, "rsc15_train_full.txt"), train)
-    _report("Test set", test)
-    write_events(os.path.join(out, "rsc15_test.txt"), test)
-    train_tr, valid = split_last_days(train, FLAGS.test_seconds, FLAGS.min_session_length)
-    _report("Train set", train_tr)
-    write_events(os.path.join(out, "rsc15_train_tr.txt"), train_tr)
-    _report("Validation set", valid)
-    write_events(os.path.join(out, "rsc15_train_valid.txt"), valid)
+    report = functools.partial(print, flush=True)
+    write_time_splits(out, "rsc15", data, FLAGS.test_seconds, FLAGS.min_session_length, report)
     print(f"Done in {time.time() - t0:.1f} s", flush=True)
 
 

@@ -15,14 +15,14 @@ and learning rate (the input pipeline restarts, as the original's did).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
 
 from absl import app, flags, logging
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tfmodels import io  # noqa: E402
 
 # Required parameters
 flags.DEFINE_string("bert_config_file", None,
@@ -76,7 +76,7 @@ FLAGS = flags.FLAGS
 def validate_flags():
     if not FLAGS.do_train and not FLAGS.do_eval:
         raise ValueError("At least one of `do_train` or `do_eval` must be True.")
-    if not os.path.isfile(FLAGS.bert_config_file):
+    if not io.exists(FLAGS.bert_config_file) or io.isdir(FLAGS.bert_config_file):
         raise FileNotFoundError(f"--bert_config_file: {FLAGS.bert_config_file} does not exist")
     if FLAGS.max_predictions_per_seq > FLAGS.max_seq_length:
         raise ValueError(f"--max_predictions_per_seq={FLAGS.max_predictions_per_seq} is larger "
@@ -88,43 +88,15 @@ def validate_flags():
             raise ValueError(f"--{name} must be positive, got {getattr(FLAGS, name)}")
     if FLAGS.num_warmup_steps < 0:
         raise ValueError("--num_warmup_steps must be >= 0")
-    if FLAGS.train_batch_size % FLAGS.gradient_accumulation_steps:
-        raise ValueError(f"--train_batch_size={FLAGS.train_batch_size} is not divisible by "
-                         f"--gradient_accumulation_steps={FLAGS.gradient_accumulation_steps}")
+    if io.exists(FLAGS.output_dir) and not io.isdir(FLAGS.output_dir):
+        raise ValueError(f"--output_dir: {FLAGS.output_dir} is a file")
 
 
-def make_strategy(tf):
-    name = FLAGS.strategy or ("tpu" if FLAGS.use_tpu else "one_device")
-    if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-            tpu=FLAGS.tpu_name or FLAGS.master or "", zone=FLAGS.tpu_zone,
-            project=FLAGS.gcp_project)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    gpus = tf.config.list_logical_devices("GPU")
-    return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-
-
-def task_info():
-    """(is_chief, worker index) from TF_CONFIG; chief when there is none."""
-    cfg = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    task = cfg.get("task", {})
-    kind, index = task.get("type", "chief"), int(task.get("index", 0))
-    has_chief = "chief" in cfg.get("cluster", {})
-    is_chief = kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
-    return is_chief, f"{kind}_{index}"
-
-
-def check_vocab_ids(tf, input_files, vocab_size, max_records=256):
+def check_vocab_ids(input_files, vocab_size, max_records=256):
     """Token ids in the data must fit the config's vocab (create_pretraining_data's
     --vocab_file must be the model's)."""
+    import tensorflow as tf
+
     for path in input_files[:4]:
         for raw in tf.data.TFRecordDataset(path).take(max_records):
             ids = tf.train.Example.FromString(raw.numpy()).features.feature["input_ids"]
@@ -135,209 +107,94 @@ def check_vocab_ids(tf, input_files, vocab_size, max_records=256):
                     f"vocab_size {vocab_size}: the data was made with another vocab_file")
 
 
+def input_fn_builder(input_files, batch_size, is_training):
+    """The original ``input_fn_builder``: ``fn(input_context)`` giving each replica its
+    share of the global ``batch_size`` (files or records sharded across workers)."""
+    from pipelines.pretraining_input import make_dataset
+
+    def input_fn(ctx):
+        return make_dataset(input_files, ctx.get_per_replica_batch_size(batch_size),
+                            FLAGS.max_seq_length, FLAGS.max_predictions_per_seq,
+                            is_training=is_training, input_context=ctx)
+
+    return input_fn
+
+
 def main_impl():
     validate_flags()
-    import keras
-    import tensorflow as tf
-
-    from pipelines.pretraining_data import expand_file_patterns
-    from pipelines.pretraining_input import check_record_shapes, make_dataset
+    from pipelines.pretraining_input import check_record_shapes
+    from tfmodels import training
     from tfmodels.models.bert import BertConfig, load_checkpoint
     from tfmodels.models.bert.pretraining import (
-        METRIC_SUMS,
         BertPretrainer,
         TrainingCheckpoint,
-        metric_sums,
-        metrics_from_sums,
-        pretraining_losses,
+        eval_batch_loss,
+        pretraining_loss_fn,
     )
-    from tfmodels.optimization import WarmupPolynomialDecay, create_optimizer
+    from tfmodels.optimization import create_optimizer
 
     # MultiWorkerMirroredStrategy must exist before any other TensorFlow op runs.
-    strategy = make_strategy(tf)
+    strategy = training.make_strategy(
+        FLAGS.strategy or ("tpu" if FLAGS.use_tpu else "one_device"),
+        tpu=FLAGS.tpu_name or FLAGS.master, tpu_zone=FLAGS.tpu_zone,
+        gcp_project=FLAGS.gcp_project)
     bert_config = BertConfig.from_json_file(FLAGS.bert_config_file)
-    input_files = expand_file_patterns(FLAGS.input_file)
-    check_record_shapes(input_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq)
-    check_vocab_ids(tf, input_files, bert_config.vocab_size)
     if FLAGS.max_seq_length > bert_config.max_position_embeddings:
         raise ValueError(f"--max_seq_length={FLAGS.max_seq_length} exceeds the config's "
                          f"max_position_embeddings={bert_config.max_position_embeddings}")
+    io.makedirs(FLAGS.output_dir)
+    input_files = io.expand_inputs(FLAGS.input_file, "--input_file")
+    check_record_shapes(input_files, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq)
+    check_vocab_ids(input_files, bert_config.vocab_size)
     logging.info("*** Input Files ***")
     for path in input_files:
         logging.info("  %s", path)
+    try:
+        training.check_batch_split(FLAGS.train_batch_size, strategy.num_replicas_in_sync,
+                                   FLAGS.gradient_accumulation_steps)
+    except ValueError as e:
+        raise ValueError(f"--train_batch_size / --gradient_accumulation_steps: {e}") from None
 
-    is_chief, task_name = task_info()
-    ckpt_dir = FLAGS.output_dir if is_chief else os.path.join(FLAGS.output_dir, f".{task_name}")
-    os.makedirs(ckpt_dir, exist_ok=True)
-    fp16 = False
-    if FLAGS.use_mixed_precision:
-        fp16 = bool(tf.config.list_logical_devices("GPU"))
-        keras.mixed_precision.set_global_policy("mixed_float16" if fp16 else "mixed_bfloat16")
-
+    training.set_mixed_precision(FLAGS.use_mixed_precision)
     with strategy.scope():
-        pretrainer = BertPretrainer(bert_config)
-        pretrainer.build()
-        names = {v.path: n for n, v in pretrainer.original_names().items()}
-        optimizer = create_optimizer(FLAGS.learning_rate, FLAGS.num_train_steps,
-                                     FLAGS.num_warmup_steps, variable_names=names)
-        if fp16:
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        optimizer.build(pretrainer.trainable_variables)
-    ckpt = TrainingCheckpoint(ckpt_dir, pretrainer, optimizer)
-    if is_chief:
-        ckpt.remove_temporaries()
-    # Every worker resumes from the chief's checkpoints.
-    step = TrainingCheckpoint(FLAGS.output_dir, pretrainer, optimizer).restore()
-    if step is not None:
-        print(f"Resuming from {ckpt.latest() or FLAGS.output_dir} at global step {step}",
-              flush=True)
-    elif FLAGS.init_checkpoint:
-        report = load_checkpoint(FLAGS.init_checkpoint, pretrainer.bert, [pretrainer.cls])
+        model = BertPretrainer(bert_config)
+        model.build()
+        names = {v.path: n for n, v in model.original_names().items()}
+        optimizer = training.loss_scaled(create_optimizer(
+            FLAGS.learning_rate, FLAGS.num_train_steps, FLAGS.num_warmup_steps,
+            variable_names=names))
+        optimizer.build(model.trainable_variables)
+
+    trainer = training.Trainer(
+        model, optimizer, pretraining_loss_fn, strategy=strategy,
+        output_dir=FLAGS.output_dir,
+        checkpoint=lambda d: TrainingCheckpoint(d, model, optimizer),
+        global_batch_size=FLAGS.train_batch_size,
+        gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+        jit_compile=FLAGS.use_xla, steps_per_loop=FLAGS.iterations_per_loop,
+        log_steps=FLAGS.log_steps, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+        gradient_reduction="sum",  # the original TPU path: cross_replica_sum of clipped
+        eval_batch_metrics=eval_batch_loss)
+    if trainer.restore() is None and FLAGS.init_checkpoint:
+        report = load_checkpoint(FLAGS.init_checkpoint, model.bert, [model.cls])
         logging.info("init_checkpoint %s: %s", FLAGS.init_checkpoint, report)
         print(f"Initialised from {FLAGS.init_checkpoint}: {report.summary()}", flush=True)
         if not report.loaded:
             raise ValueError(f"--init_checkpoint: {FLAGS.init_checkpoint} holds no variable "
                              "of this model")
-    step = step or 0
-    tvars = pretrainer.trainable_variables
-    accum = FLAGS.gradient_accumulation_steps
 
-    def replica_step(features):
-        def grads_of(batch):
-            with tf.GradientTape() as tape:
-                outputs = pretrainer(batch, training=True)
-                losses = pretraining_losses(outputs, batch)
-                scaled = optimizer.scale_loss(losses["loss"])
-            return tape.gradient(scaled, tvars), losses
-
-        if accum == 1:
-            grads, losses = grads_of(features)
-            report = [losses["loss"], losses["masked_lm_loss"], losses["next_sentence_loss"]]
-        else:
-            micro = {k: tf.split(v, accum, axis=0) for k, v in features.items()}
-            grads = [tf.zeros_like(v) for v in tvars]
-            report = [tf.constant(0.0)] * 3
-            for i in range(accum):
-                g, losses = grads_of({k: v[i] for k, v in micro.items()})
-                grads = [a + tf.convert_to_tensor(b) / accum for a, b in zip(grads, g)]
-                report = [r + x / accum for r, x in zip(
-                    report, (losses["loss"], losses["masked_lm_loss"],
-                             losses["next_sentence_loss"]))]
-        optimizer.apply(grads, tvars)
-        return tf.stack(report)
-
-    compiled_step = tf.function(replica_step, jit_compile=FLAGS.use_xla or None)
-
-    @tf.function
-    def train_loop(iterator, n):
-        total = tf.zeros([3])
-        for _ in tf.range(n):
-            out = strategy.run(compiled_step, args=(next(iterator),))
-            total += strategy.reduce(tf.distribute.ReduceOp.MEAN, out, axis=None)
-        return total / tf.cast(n, tf.float32)
-
-    lr_schedule = WarmupPolynomialDecay(FLAGS.learning_rate, FLAGS.num_train_steps,
-                                        FLAGS.num_warmup_steps)  # for the progress line
-    writer = tf.summary.create_file_writer(FLAGS.output_dir if is_chief else ckpt_dir)
-
-    if FLAGS.do_train and step < FLAGS.num_train_steps:
-        print(f"***** Running training ***** batch size {FLAGS.train_batch_size}, "
-              f"steps {step} -> {FLAGS.num_train_steps}, {strategy.num_replicas_in_sync} "
-              f"replica(s)", flush=True)
-        dataset = strategy.distribute_datasets_from_function(
-            lambda ctx: make_dataset(
-                input_files, ctx.get_per_replica_batch_size(FLAGS.train_batch_size),
-                FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, is_training=True,
-                input_context=ctx))
-        iterator = iter(dataset)
-        t_last, step_last = time.time(), step
-        first = True
-        while step < FLAGS.num_train_steps:
-            n = min(FLAGS.iterations_per_loop, FLAGS.num_train_steps - step,
-                    FLAGS.save_checkpoints_steps - step % FLAGS.save_checkpoints_steps,
-                    FLAGS.log_steps - step % FLAGS.log_steps)
-            if first:
-                n = 1  # the first call traces (and compiles): keep it out of examples/s
-            lr = float(lr_schedule(step + n - 1))
-            mean = train_loop(iterator, tf.constant(n)).numpy()
-            step += n
-            if first and step % FLAGS.log_steps and step < FLAGS.num_train_steps:
-                now = time.time()
-                print(f"step {step}/{FLAGS.num_train_steps} loss {mean[0]:.4f} (first step, "
-                      f"with graph tracing and compilation: {now - t_last:.1f} s)", flush=True)
-                t_last, step_last = now, step
-            first = False
-            if step % FLAGS.log_steps == 0 or step == FLAGS.num_train_steps:
-                now = time.time()
-                rate = (step - step_last) * FLAGS.train_batch_size / max(now - t_last, 1e-9)
-                t_last, step_last = now, step
-                print(f"step {step}/{FLAGS.num_train_steps} loss {mean[0]:.4f} "
-                      f"masked_lm_loss {mean[1]:.4f} next_sentence_loss {mean[2]:.4f} "
-                      f"lr {lr:.3g} examples/s {rate:.1f}", flush=True)
-                write_scalars(tf, writer, step, {
-                    "loss": mean[0], "masked_lm_loss": mean[1], "next_sentence_loss": mean[2],
-                    "learning_rate": lr, "examples_per_sec": rate})
-            if step % FLAGS.save_checkpoints_steps == 0 or step == FLAGS.num_train_steps:
-                path = ckpt.save(step)
-                logging.info("Saved checkpoint %s", path)
+    if FLAGS.do_train:
+        trainer.train(input_fn_builder(input_files, FLAGS.train_batch_size, True),
+                      FLAGS.num_train_steps)
 
     if FLAGS.do_eval:
         print(f"***** Running evaluation ***** batch size {FLAGS.eval_batch_size}", flush=True)
-        eval_data = strategy.distribute_datasets_from_function(
-            lambda ctx: make_dataset(
-                input_files, ctx.get_per_replica_batch_size(FLAGS.eval_batch_size),
-                FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, is_training=False,
-                input_context=ctx))
-
-        def eval_replica(features):
-            outputs = pretrainer(features, training=False)
-            return metric_sums(outputs, features, pretraining_losses(outputs, features))
-
-        @tf.function
-        def eval_loop(iterator, n):
-            sums = {k: tf.constant(0.0) for k in METRIC_SUMS}
-            for _ in tf.range(n):
-                out = strategy.run(eval_replica, args=(next(iterator),))
-                sums = {k: sums[k] + strategy.reduce(tf.distribute.ReduceOp.SUM, out[k],
-                                                     axis=None) for k in METRIC_SUMS}
-            return sums
-
-        sums = eval_loop(iter(eval_data), tf.constant(FLAGS.max_eval_steps))
-        sums["batches"] = sums["batches"] / strategy.num_replicas_in_sync
-        result = metrics_from_sums(sums)
-        result["global_step"] = step
-        if is_chief:
-            write_eval_results(os.path.join(FLAGS.output_dir, "eval_results.txt"), result)
-            write_scalars(tf, tf.summary.create_file_writer(
-                os.path.join(FLAGS.output_dir, "eval")), step,
-                {k: v for k, v in result.items() if k != "global_step"})
+        result = trainer.evaluate(input_fn_builder(input_files, FLAGS.eval_batch_size, False),
+                                  steps=FLAGS.max_eval_steps)
+        trainer.write_eval_results(result)
         print("***** Eval results *****")
         for key in sorted(result):
             print(f"  {key} = {result[key]}", flush=True)
-
-
-def write_scalars(tf, writer, step, values):
-    """TensorBoard scalar summaries through ``tf.summary.write`` (the scalar plugin's
-    format), so the ``tensorboard`` package is not needed to write them."""
-    from tensorflow.core.framework import summary_pb2
-
-    metadata = summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
-        data_class=summary_pb2.DATA_CLASS_SCALAR)
-    with writer.as_default(step=step):
-        for tag, value in values.items():
-            tf.summary.write(tag, tf.constant(float(value), tf.float32),
-                             metadata=metadata.SerializeToString())
-    writer.flush()
-
-
-def write_eval_results(path, result):
-    """``key = value`` lines in sorted key order, written atomically."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        for key in sorted(result):
-            f.write(f"{key} = {result[key]}\n")
-    os.replace(tmp, path)
 
 
 def main(argv):

@@ -18,10 +18,14 @@ that original commands run unchanged. Additions: ``--export_saved_model DIR``,
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pipelines.fileio import io  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,11 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_param_file(path: str) -> dict:
-    if not os.path.isfile(path):
+    if not io.isfile(path):
         raise FileNotFoundError(f"-pf/--parameter_file not found: {path}")
-    spec = importlib.util.spec_from_file_location("gru4rec_paramfile", os.path.abspath(path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = types.ModuleType("gru4rec_paramfile")
+    module.__file__ = path
+    exec(compile(io.read_text(path), path, "exec"), module.__dict__)
     if not hasattr(module, "gru4rec_params"):
         raise ValueError(f"-pf/--parameter_file {path} defines no `gru4rec_params`")
     return dict(module.gru4rec_params)
@@ -94,10 +98,15 @@ def run(args) -> int:
             raise ValueError(f"-m/--measure cut-offs must be >= 1, got {c}")
     if args.test:
         for t in args.test:
-            if not os.path.isfile(t):
+            if not io.isfile(t):
                 raise FileNotFoundError(f"-t/--test file not found: {t}")
-    if not os.path.exists(args.path):
+    if not io.isfile(args.path):
         raise FileNotFoundError(f"PATH not found: {args.path}")
+    # Output targets are checked now, not after training.
+    if args.save_model and not args.load_model:
+        io.check_output(args.save_model, "-s/--save_model")
+    if args.export_saved_model:
+        io.check_output(args.export_saved_model, "--export_saved_model", directory=True)
     # Validate the parameters before the (slow) TensorFlow import.
     from tfmodels.models.gru4rec.params import GRU4RecParams, parse_param_string
 

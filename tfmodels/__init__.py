@@ -5,3 +5,6 @@
 from tfmodels.ops.loader import load_library as _load_ops_library
 
 _load_ops_library()
+
+# Binds ``tfmodels.io`` also when pipelines.fileio loaded it before the package.
+from tfmodels import io  # noqa: E402,F401

@@ -6,6 +6,12 @@ TensorFlow filesystem (``ram://``, ``hdfs://``, ...) work. Every script and libr
 function that touches a user path goes through this module instead of ``open``,
 ``glob``, ``os.path`` or ``os.makedirs``.
 
+Local paths (plain, or ``file://`` URIs) are served by ``os`` directly, which is what
+``tf.io.gfile``'s local filesystem does; every other scheme goes to ``tf.io.gfile``,
+and TensorFlow is imported only then. So the data tools that never need TensorFlow
+for local files (``create_pretraining_data.py``, the session preparation scripts) stay
+free of its start-up time (see :mod:`pipelines.fileio`).
+
 Atomic writes: the output is written under a temporary name in the same directory
 and renamed onto the final name only once complete, so a reader (or a rerun after
 ``kill -9``) never sees a half-written file. On local disks the data is fsynced before
@@ -16,15 +22,25 @@ a delete on ``gs://``), which is still all-or-nothing for readers of the final n
 from __future__ import annotations
 
 import contextlib
+import glob as _glob
 import os
 import posixpath
 import uuid
 
-import tensorflow as tf
-
-gfile = tf.io.gfile
-
 TMP_MARK = ".tmp-"
+
+
+def __getattr__(name):
+    # ``io.gfile`` is ``tf.io.gfile``, imported on first use (see the module docstring).
+    if name == "gfile":
+        return _gfile()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _gfile():
+    import tensorflow as tf
+
+    return tf.io.gfile
 
 
 def is_local(path: str) -> bool:
@@ -40,7 +56,8 @@ def local_path(path: str) -> str:
 
 def join(*parts: str) -> str:
     """Joins path parts; keeps ``scheme://`` prefixes intact."""
-    if is_local(parts[0]) and not str(parts[0]).startswith("file://"):
+    parts = tuple(str(p) for p in parts)
+    if is_local(parts[0]) and not parts[0].startswith("file://"):
         return os.path.join(*parts)
     return posixpath.join(*parts)
 
@@ -59,47 +76,114 @@ def basename(path: str) -> str:
 
 
 def exists(path: str) -> bool:
-    return gfile.exists(path)
+    if is_local(path):
+        return os.path.exists(local_path(path))
+    return _gfile().exists(path)
 
 
 def isdir(path: str) -> bool:
-    return gfile.isdir(path)
+    if is_local(path):
+        return os.path.isdir(local_path(path))
+    return _gfile().isdir(path)
+
+
+def isfile(path: str) -> bool:
+    """An existing path that is not a directory."""
+    return exists(path) and not isdir(path)
 
 
 def makedirs(path: str) -> None:
-    gfile.makedirs(path)
+    if is_local(path):
+        os.makedirs(local_path(path), exist_ok=True)
+    else:
+        _gfile().makedirs(path)
 
 
 def listdir(path: str) -> list[str]:
-    return sorted(gfile.listdir(path)) if gfile.isdir(path) else []
+    if not isdir(path):
+        return []
+    if is_local(path):
+        return sorted(os.listdir(local_path(path)))
+    return sorted(n.rstrip("/") for n in _gfile().listdir(path))
+
+
+def glob(pattern: str) -> list[str]:
+    """Sorted matches of a glob pattern, in the form given (``file://`` kept)."""
+    if is_local(pattern):
+        prefix = "file://" if str(pattern).startswith("file://") else ""
+        return sorted(prefix + m for m in _glob.glob(local_path(pattern)))
+    return sorted(_gfile().glob(pattern))
 
 
 def remove(path: str, missing_ok: bool = True) -> None:
-    try:
-        if gfile.isdir(path):
-            gfile.rmtree(path)
-        else:
-            gfile.remove(path)
-    except tf.errors.NotFoundError:
+    """Removes a file or a directory tree."""
+    if not exists(path):
         if not missing_ok:
-            raise
+            raise FileNotFoundError(f"{path} does not exist")
+        return
+    if is_local(path):
+        p = local_path(path)
+        if os.path.isdir(p) and not os.path.islink(p):
+            import shutil
+
+            shutil.rmtree(p)
+        else:
+            os.remove(p)
+    elif _gfile().isdir(path):
+        _gfile().rmtree(path)
+    else:
+        _gfile().remove(path)
 
 
 def rename(src: str, dst: str) -> None:
-    """Renames ``src`` onto ``dst``, replacing a file there."""
+    """Renames ``src`` onto ``dst``, replacing a file there.
+
+    A directory on a non-local filesystem is moved file by file (object stores have no
+    directories to rename, and ``ram://`` renames only the directory entry).
+    """
     if is_local(src) and is_local(dst):
         os.replace(local_path(src), local_path(dst))
-    else:
+        return
+    gfile = _gfile()
+    if not gfile.isdir(src):
         gfile.rename(src, dst, overwrite=True)
+        return
+    for parent, _, files in gfile.walk(src):
+        target = dst + parent[len(src.rstrip("/")):]
+        gfile.makedirs(target)
+        for name in files:
+            gfile.rename(posixpath.join(parent, name), posixpath.join(target, name),
+                         overwrite=True)
+    gfile.rmtree(src)
 
 
 def open_file(path: str, mode: str = "r"):
-    """``tf.io.gfile.GFile``: a file object on any TensorFlow filesystem."""
-    return gfile.GFile(path, mode)
+    """A file object on any TensorFlow filesystem (``tf.io.gfile.GFile`` semantics:
+    text is UTF-8 and lines end at ``\\n`` only, with no newline translation)."""
+    if is_local(path):
+        if "b" in mode:
+            return open(local_path(path), mode)
+        return open(local_path(path), mode, encoding="utf-8", newline="\n")
+    return _gfile_class()(path, mode)
+
+
+_GFILE_CLASS = []
+
+
+def _gfile_class():
+    """``tf.io.gfile.GFile`` plus the ``writelines`` of Python file objects."""
+    if not _GFILE_CLASS:
+        class GFile(_gfile().GFile):
+            def writelines(self, lines):
+                for line in lines:
+                    self.write(line)
+
+        _GFILE_CLASS.append(GFile)
+    return _GFILE_CLASS[0]
 
 
 def read_text(path: str) -> str:
-    with gfile.GFile(path, "r") as f:
+    with open_file(path, "r") as f:
         return f.read()
 
 
@@ -114,15 +198,51 @@ def expand_inputs(spec: str, what: str = "input") -> list[str]:
         part = part.strip()
         if not part:
             continue
-        matches = sorted(gfile.glob(part)) if any(c in part for c in "*?[") else (
-            [part] if gfile.exists(part) else [])
-        matches = [m for m in matches if not gfile.isdir(m)]
+        matches = glob(part) if any(c in part for c in "*?[") else (
+            [part] if exists(part) else [])
+        matches = [m for m in matches if not isdir(m)]
         if not matches:
             raise FileNotFoundError(f"{what}: no file matches {part!r}")
         files.extend(m for m in matches if m not in files)
     if not files:
         raise FileNotFoundError(f"{what}: no file given")
     return files
+
+
+def check_output(path: str, what: str, directory: bool = False,
+                 create_parent: bool = True) -> None:
+    """Checks before a long job that ``path`` can be written, so a bad target fails at
+    once rather than after the work: not a directory (or, with ``directory=True``, not a
+    file), its parent directory exists (created when ``create_parent``) and a file can be
+    created in it (a temporary probe, removed again).
+
+    Raises ``ValueError`` (``FileNotFoundError`` for a missing parent when not creating
+    it) naming ``what``, e.g. the flag.
+    """
+    path = str(path)
+    if not path or path.endswith("/"):
+        if not directory:
+            raise ValueError(f"{what}: {path!r} is not a file name")
+        path = path.rstrip("/") or path
+    if not directory and isdir(path):
+        raise ValueError(f"{what}: {path} is a directory")
+    if directory and exists(path) and not isdir(path):
+        raise ValueError(f"{what}: {path} exists and is not a directory")
+    parent = dirname(path)
+    if not isdir(parent):
+        if not create_parent:
+            raise FileNotFoundError(f"{what}: directory {parent} does not exist")
+        try:
+            makedirs(parent)
+        except Exception as e:  # OSError locally, tf.errors.OpError elsewhere
+            raise ValueError(f"{what}: cannot create directory {parent} ({e})") from None
+    probe = temp_name(path)
+    try:
+        with open_file(probe, "wb") as f:
+            f.write(b"")
+    except Exception as e:
+        raise ValueError(f"{what}: cannot write in {parent} ({e})") from None
+    remove(probe)
 
 
 def temp_name(path: str) -> str:
@@ -160,7 +280,7 @@ def atomic_path(path: str, fsync: bool = True):
     the temporary is removed and ``path`` is left as it was.
     """
     d = dirname(path)
-    if not gfile.isdir(d):
+    if not isdir(d):
         raise FileNotFoundError(f"{path}: directory {d} does not exist")
     tmp = temp_name(path)
     try:
@@ -183,7 +303,7 @@ def atomic_write(path: str, mode: str = "w", fsync: bool = True):
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     with atomic_path(path, fsync=fsync) as tmp:
-        with gfile.GFile(tmp, mode) as f:
+        with open_file(tmp, mode) as f:
             yield f
 
 
@@ -193,11 +313,12 @@ def atomic_directory(path: str):
 
     The previous ``path`` (e.g. an earlier SavedModel export) is moved aside only once
     the new one is complete, and deleted after the new one is in place, so a failure at
-    any point leaves either the old or the new directory under ``path``.
+    any point leaves either the old or the new directory under ``path``, except that a
+    kill between the two renames leaves the old one under ``.<name>.tmp-<id>.old``.
     """
     d = dirname(path)
-    if not gfile.isdir(d):
-        gfile.makedirs(d)
+    if not isdir(d):
+        makedirs(d)
     tmp = temp_name(path)
     try:
         yield tmp
@@ -205,7 +326,7 @@ def atomic_directory(path: str):
         remove(tmp)
         raise
     old = None
-    if gfile.exists(path):
+    if exists(path):
         old = temp_name(path) + ".old"
         rename(path, old)
     rename(tmp, path)

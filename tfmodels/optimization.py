@@ -14,10 +14,14 @@ Mirrors google-research/bert ``optimization.py`` (``create_optimizer`` and
   expressions searched in the name, as the original); ``w -= lr * update``.
 
 It is a Keras 3 optimizer, so it works under tf.distribute. Under a strategy with
-N replicas each replica's gradients are clipped, divided by N and summed, i.e. the
-mean of per-replica clipped gradients (what the original's TPU
-``CrossShardOptimizer`` does). The slots are named ``adam_m`` / ``adam_v`` like the
-original checkpoint variables.
+N replicas each replica clips the gradient of its own batch-mean loss, and the N
+clipped gradients are summed (Keras' all-reduce) before the update: what the
+original's TPU path does (``tf.gradients`` of the shard's loss,
+``clip_by_global_norm``, then ``CrossShardOptimizer.apply_gradients``, which is
+``cross_replica_sum`` followed by the update; the loss is not divided by the number
+of shards, as that happens only in ``CrossShardOptimizer.compute_gradients``, which
+BERT does not call). Use it with ``Trainer(gradient_reduction="sum")``. The slots are
+named ``adam_m`` / ``adam_v`` like the original checkpoint variables.
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
       weight_decay_rate, beta_1, beta_2, epsilon: as the original.
       exclude_from_weight_decay: regexes; a variable whose name matches one is not
         decayed.
-      clip_norm: global-norm clip applied in :meth:`apply` (None to disable).
+      clip_norm: global-norm clip applied in :meth:`apply` to each replica's own
+        gradient, before the cross-replica sum (None to disable).
       variable_names: optional {variable path: name}; names are what the exclusion
         patterns see (pass the original checkpoint names). Default: ``variable.path``.
     """
@@ -115,11 +120,8 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
             clipped, _ = tf.clip_by_global_norm([grads[i] for i in present], self.clip_norm)
             for i, g in zip(present, clipped):
                 grads[i] = g
-        ctx = tf.distribute.get_replica_context()
-        n = tf.distribute.get_strategy().num_replicas_in_sync
-        if ctx is not None and n > 1:
-            # The optimizer sums over replicas: this makes it the replica mean.
-            grads = [None if g is None else tf.convert_to_tensor(g) / n for g in grads]
+        # Keras then sums the replicas' clipped gradients (CrossShardOptimizer's
+        # cross_replica_sum).
         return super().apply(grads, trainable_variables)
 
     def update_step(self, gradient, variable, learning_rate):

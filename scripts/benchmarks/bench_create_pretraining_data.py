@@ -4,8 +4,9 @@ Corpus: gensim's ``lee_background.cor`` (300 news articles, 360 KB) converted to
 pre-training format; MiniLM's 30,522-token uncased vocab; ``dupe_factor=5``, other
 flags at the original defaults.
 
-* reference: :mod:`pipelines.pretraining_reference` (the original algorithm step by
-  step: uncached FullTokenizer, string tokens, all instances in memory) then
+* reference: :mod:`tests.pretraining.pretraining_reference`, the test oracle (the
+  original algorithm step by step: uncached FullTokenizer, string tokens, all
+  instances in memory; it lives with the tests, not in the installed packages) then
   ``tf.train.Example`` + ``tf.io.TFRecordWriter`` as the original writes;
 * ours: :func:`pipelines.pretraining_data.create_pretraining_data` with 1 and 2
   workers (the code path of ``scripts/create_pretraining_data.py``).
@@ -27,9 +28,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from pipelines import pretraining_corpus, pretraining_reference, tokenization  # noqa: E402
+from pipelines import pretraining_corpus, tokenization  # noqa: E402
 from pipelines.pretraining_data import create_pretraining_data  # noqa: E402
 from pipelines.pretraining_instances import InstanceOptions  # noqa: E402
+from tests.pretraining import pretraining_reference  # noqa: E402  (the test oracle)
 
 
 def _data_file(package, relative):

@@ -111,7 +111,7 @@ def test_load_original_tf1_checkpoint(tmp_path):
 
 def test_missing_and_mismatched_checkpoints(tmp_path):
     config = tiny_config()
-    with pytest.raises(FileNotFoundError, match="init_checkpoint"):
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         load_checkpoint(str(tmp_path / "nope" / "bert_model.ckpt"), BertModel(config))
     model, heads = _build(config)
     prefix = save_tf1_checkpoint(str(tmp_path / "a" / "bert_model.ckpt"), model, heads)

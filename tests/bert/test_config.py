@@ -67,3 +67,21 @@ def test_bad_configs(tmp_path):
     with pytest.raises(ValueError, match="position_embedding_type"):
         BertConfig.from_dict({"model_type": "bert", "vocab_size": 5,
                               "position_embedding_type": "relative_key"})
+
+
+@pytest.mark.parametrize("scheme", ["ram", "file"])
+def test_json_file_on_other_filesystems(tmp_path, scheme):
+    import uuid
+
+    root = f"ram://bert-config-{uuid.uuid4().hex}" if scheme == "ram" else f"file://{tmp_path}"
+    tf.io.gfile.makedirs(root)
+    path = root + "/bert_config.json"
+    BertConfig.from_dict(ORIGINAL_BASE).to_json_file(path)
+    assert tf.io.gfile.listdir(root) == ["bert_config.json"]  # no temporary left
+    with tf.io.gfile.GFile(path) as f:
+        assert json.loads(f.read()) == ORIGINAL_BASE
+    assert BertConfig.from_json_file(path).to_dict() == ORIGINAL_BASE
+    with pytest.raises(FileNotFoundError, match="bert_config_file not found"):
+        BertConfig.from_json_file(root + "/missing.json")
+    with pytest.raises(FileNotFoundError, match="bert_config_file not found"):
+        BertConfig.from_json_file(root)  # a directory

@@ -88,7 +88,7 @@ def test_truncated_normal_initialisation():
     assert np.abs(table).max() <= 2 * 0.02 + 1e-7
     assert abs(table.std() - 0.8796 * 0.02) < 0.0005
     block = model.encoder_layers[0]
-    np.testing.assert_array_equal(block.attention.query.bias.numpy(), 0.0)
+    np.testing.assert_array_equal(block.self_attention.query.bias.numpy(), 0.0)
     np.testing.assert_array_equal(block.output_layer_norm.gamma.numpy(), 1.0)
 
 

@@ -8,7 +8,11 @@ best achievable recall@20 on the test events is computed exactly from the chain
 import numpy as np
 import pytest
 
-from pipelines.sessions import generate_markov_sessions, make_markov_chain, markov_best_metrics
+from pipelines.synthetic_sessions import (
+    generate_markov_sessions,
+    make_markov_chain,
+    markov_best_metrics,
+)
 from tfmodels.models.gru4rec.evaluation import evaluate
 from tfmodels.models.gru4rec.model import GRU4Rec
 from tfmodels.models.gru4rec.params import params_from_string

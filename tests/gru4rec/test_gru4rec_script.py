@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from pipelines.sessions import generate_markov_sessions, make_markov_chain, write_sessions
+from pipelines.sessions import write_sessions
+from pipelines.synthetic_sessions import generate_markov_sessions, make_markov_chain
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "train_gru4rec.py")
@@ -27,6 +28,7 @@ def files(tmp_path_factory):
     write_sessions(str(d / "test.tsv"), generate_markov_sessions(chain, 60, seed=2, start_time=1e7))
     (d / "bad_cols.tsv").write_text("SessionId\tItem\tTime\n1\t2\t3\n")
     (d / "bad_time.tsv").write_text("SessionId\tItemId\tTime\n1\t2\tnoon\n1\t3\t4\n")
+    (d / "single.tsv").write_text("SessionId\tItemId\tTime\n1\t2\t3\n2\t3\t4\n")
     (d / "unseen.tsv").write_text("SessionId\tItemId\tTime\n1\t9999\t1\n1\t9998\t2\n")
     (d / "params.py").write_text(
         "from collections import OrderedDict\ngru4rec_params = OrderedDict([('loss', 'top1-max'),"
@@ -65,12 +67,40 @@ def test_parameter_file(files):
     (["{bad_time}", "-ps", "n_epochs=1"], "Time"),
     (["{train}", "-ps", "n_epochs=0,layers=8,n_sample=4", "-t", "{unseen}"], "no test events"),
     (["{train}", "-ps", "n_epochs=1", "-t", "{missing}"], "-t/--test file not found"),
+    (["{single}", "-ps", "n_epochs=1"], "sessions has a single event"),
+    # Output targets are checked before training.
+    (["{train}", "-ps", "n_epochs=1", "-s", "{dir}"], "-s/--save_model: {dir} is a directory"),
+    (["{train}", "-ps", "n_epochs=1", "-s", "{train}/m.npz"], "-s/--save_model: cannot"),
+    (["{train}", "-ps", "n_epochs=1", "--export_saved_model", "{train}"],
+     "--export_saved_model: {train} exists and is not a directory"),
 ])
 def test_errors_are_one_clear_line(files, args, match):
     names = {k: str(files / f"{k}.tsv") for k in ("train", "bad_cols", "bad_time", "unseen",
-                                                 "missing")}
+                                                 "missing", "single")}
+    names["dir"] = str(files)
     r = run(*[a.format(**names) for a in args])
     assert r.returncode == 1
     err = [ln for ln in r.stderr.splitlines() if ln.startswith("ERROR.")]
-    assert len(err) == 1 and match in err[0], r.stderr[-2000:]
+    assert len(err) == 1 and match.format(**names) in err[0], r.stderr[-2000:]
     assert "Traceback" not in r.stderr
+    if "-s" in args or "--export_saved_model" in args:
+        assert "Started training" not in r.stdout
+
+
+def test_model_and_export_on_file_uris(files, tmp_path):
+    import tensorflow as tf
+
+    model, export = f"file://{tmp_path}/out/m.npz", f"file://{tmp_path}/sm"
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "old_export.txt").write_text("previous export")
+    r = run(f"file://{files / 'train.tsv'}", "-ps", "layers=8,batch_size=16,n_sample=8,n_epochs=1",
+            "-s", model, "--export_saved_model", export, "-t", f"file://{files / 'test.tsv'}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(os.listdir(tmp_path)) == ["out", "sm"]  # no temporaries, no "file:" folder
+    assert os.listdir(tmp_path / "out") == ["m.npz"]
+    assert not (tmp_path / "sm" / "old_export.txt").exists()  # replaced by the new export
+    assert "recommend_step" in tf.saved_model.load(str(tmp_path / "sm")).signatures
+    r2 = run(model, "-l", "-t", f"file://{files / 'test.tsv'}")
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    assert re.findall(r"^Recall@.*$", r2.stdout, re.M) == \
+        re.findall(r"^Recall@.*$", r.stdout, re.M)

@@ -104,3 +104,31 @@ def test_serving_step_checks_item_range(model, tmp_path):
     module = GRU4RecServing(model)
     with pytest.raises(tf.errors.InvalidArgumentError):
         module.recommend_step(tf.zeros((1, 20)), tf.constant([40]), tf.constant(3))
+
+
+def test_save_load_and_export_on_ram_filesystem(model, monkeypatch):
+    import uuid
+
+    from tfmodels.models.gru4rec import serving
+
+    root = f"ram://gru4rec-{uuid.uuid4().hex}"
+    save_model(model, root + "/models/m.npz")  # the parent directory is created
+    loaded = load_model(root + "/models/m.npz")
+    np.testing.assert_array_equal(loaded.recommend(SESSION, 5)[0], model.recommend(SESSION, 5)[0])
+    export_dir = root + "/export"
+    serving.export_saved_model(model, export_dir)
+    sm = tf.saved_model.load(export_dir)
+    out = sm.signatures["recommend_session"](items=tf.constant(SESSION, tf.int32),
+                                             k=tf.constant(5))
+    np.testing.assert_array_equal(out["item_idx"].numpy(), model.recommend(SESSION, 5)[0])
+
+    def failing_save(module, path, signatures=None):
+        tf.io.gfile.makedirs(path + "/variables")  # a partial export, then a failure
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr(serving.tf.saved_model, "save", failing_save)
+    with pytest.raises(RuntimeError, match="export failed"):
+        serving.export_saved_model(model, export_dir)
+    assert sorted(p.rstrip("/") for p in tf.io.gfile.listdir(root)) == ["export", "models"]
+    sm = tf.saved_model.load(export_dir)  # the previous export is intact
+    assert "recommend_step" in sm.signatures

@@ -15,6 +15,7 @@ from pipelines.session_splits import (
     sessionize,
     split_last_days,
     user_sequences,
+    write_time_splits,
 )
 from pipelines.sessions import load_sessions
 
@@ -76,6 +77,32 @@ def test_rsc15_steps_on_hand_built_clicks(tmp_path):
     train_tr, valid = split_last_days(train)
     assert _pairs(train_tr) == EXPECTED_TRAIN_TR
     assert _pairs(valid) == EXPECTED_VALID
+
+
+def test_write_time_splits_writes_the_four_official_files(tmp_path):
+    ev = read_yoochoose_clicks(_write_clicks(tmp_path / "yoochoose-clicks.dat", CLICKS))
+    ev = filter_sessions_and_items(ev)
+    reports = []
+    out = tmp_path / "out"
+    out.mkdir()
+    paths = write_time_splits(str(out), "x", ev, DAY, report=reports.append)
+    expected = {"train_full": EXPECTED_TRAIN_FULL, "test": EXPECTED_TEST,
+                "train_tr": EXPECTED_TRAIN_TR, "train_valid": EXPECTED_VALID}
+    assert sorted(paths) == sorted(expected)
+    for name, pairs in expected.items():
+        assert paths[name] == str(out / f"x_{name}.txt")
+        rows = [tuple(map(int, line.split("\t")[:2]))
+                for line in (out / f"x_{name}.txt").read_text().splitlines()[1:]]
+        assert rows == pairs, name
+    assert reports[0] == "Full train set\n\tEvents: 9\n\tSessions: 3\n\tItems: 3"
+    assert [r.split("\n")[0] for r in reports] == [
+        "Full train set", "Test set", "Train set", "Validation set"]
+    # the second split fails (no training part left): nothing is written
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no training sessions"):
+        write_time_splits(str(empty), "x", ev, 3 * DAY + 30, report=reports.append)
+    assert list(empty.iterdir()) == []
 
 
 def _run(script, *args):

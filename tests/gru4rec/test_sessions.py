@@ -114,7 +114,7 @@ def test_bad_input_errors(tmp_path):
 def test_block_reader_across_block_boundaries_and_crlf(tmp_path):
     from pipelines.sessions import iter_delimited_blocks
 
-    rows = [f"{i}\t{i * 7 % 13}\t{i * 1.5}" for i in range(200)]
+    rows = [f"{i // 2}\t{i * 7 % 13}\t{i * 1.5}" for i in range(200)]
     p = _write(tmp_path / "b.tsv", "SessionId\tItemId\tTime\r\n" + "\r\n".join(rows) + "\r\n\n")
     blocks = list(iter_delimited_blocks(p, "\t", 3, skip_lines=1, block_bytes=64))
     assert len(blocks) > 5
@@ -280,12 +280,11 @@ def test_markov_sessions_follow_the_chain():
     assert np.allclose(dense[1, chain.successors[2]], chain.probs[2])
 
 
-def test_synthetic_names_are_reachable_from_sessions():
+def test_sessions_module_has_no_synthetic_re_export():
     import pipelines.sessions as sessions
 
-    assert sessions.make_markov_chain is make_markov_chain
-    with pytest.raises(AttributeError):
-        sessions.no_such_name  # noqa: B018
+    assert not hasattr(sessions, "make_markov_chain")
+    assert not hasattr(sessions, "__getattr__")
 
 
 def test_markov_best_metrics_hand_worked():
@@ -334,3 +333,50 @@ def test_chunks_equal_the_steps_and_keep_one_lane_set():
         assert flat == steps
     with pytest.raises(ValueError, match="max_steps"):
         next(SessionParallelIterator(d, 6).chunks(0))
+
+
+@pytest.mark.parametrize("root", ["local", "ram"])
+def test_every_session_of_one_event_is_an_error(tmp_path, root):
+    import uuid
+
+    import tensorflow as tf
+
+    d = str(tmp_path) if root == "local" else f"ram://sessions-{uuid.uuid4().hex}"
+    tf.io.gfile.makedirs(d)
+    path = d + "/single.tsv"
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write("SessionId\tItemId\tTime\n1\t5\t1\n2\t6\t2\n3\t5\t3\n")
+    with pytest.raises(ValueError, match=r"single\.tsv: every one of its 3 sessions has a "
+                                         r"single event"):
+        load_sessions(path)
+    with pytest.raises(ValueError, match="every one of its 2 sessions has a single event"):
+        SessionParallelIterator(sessions_from_arrays([1, 2], [5, 6], [1.0, 2.0]), 4)
+    tf.io.gfile.remove(path)  # (ram:// appends on reopening)
+    with tf.io.gfile.GFile(path, "w") as f:  # one session of two events is enough
+        f.write("SessionId\tItemId\tTime\n1\t5\t1\n2\t6\t2\n2\t5\t3\n")
+    assert load_sessions(path).n_predictions == 1
+
+
+def test_load_and_write_sessions_on_ram_filesystem():
+    import uuid
+
+    import tensorflow as tf
+
+    root = f"ram://sessions-{uuid.uuid4().hex}"
+    d = load_sessions(_write_ram(root + "/in/c.tsv", CLICKS))
+    write_sessions(root + "/out/c.tsv", d)  # the directory is created
+    assert tf.io.gfile.listdir(root + "/out") == ["c.tsv"]
+    again = load_sessions(root + "/out/c.tsv")
+    assert again.session_ids.tolist() == d.session_ids.tolist()
+    assert again.item_ids[again.item_idx].tolist() == d.item_ids[d.item_idx].tolist()
+    with pytest.raises(FileNotFoundError, match="session file not found"):
+        load_sessions(root + "/in/missing.tsv")
+
+
+def _write_ram(path, text):
+    import tensorflow as tf
+
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(text)
+    return path

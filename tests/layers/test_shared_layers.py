@@ -113,16 +113,18 @@ def test_encoder_block(norm_first):
     got = block(x, attention_mask=mask, pos=pos, training=False)
 
     def attn(h):
-        out, _ = ref.attention(block.attention, h + pos, h, h + pos, mask)
+        out, _ = ref.attention(block.self_attention, h + pos, h, h + pos, mask)
         return out
 
     xf = x.astype(np.float64)
     if norm_first:
-        h = xf + attn(ref.ln_of(block.attention_layer_norm, xf))
-        want = h + ref.ffn(block.ffn, ref.ln_of(block.output_layer_norm, h), ref.gelu_tanh)
+        h = xf + attn(ref.ln_of(block.self_attention_layer_norm, xf))
+        h2 = ref.ln_of(block.output_layer_norm, h)
+        want = h + ref.ffn(block.feed_forward, h2, ref.gelu_tanh)
     else:
-        h = ref.ln_of(block.attention_layer_norm, xf + attn(xf))
-        want = ref.ln_of(block.output_layer_norm, h + ref.ffn(block.ffn, h, ref.gelu_tanh))
+        h = ref.ln_of(block.self_attention_layer_norm, xf + attn(xf))
+        f = ref.ffn(block.feed_forward, h, ref.gelu_tanh)
+        want = ref.ln_of(block.output_layer_norm, h + f)
     np.testing.assert_allclose(got, want, atol=1e-4)
 
 
@@ -164,13 +166,13 @@ def test_decoder_block_detr_semantics(norm_first):
     relu = lambda z: np.maximum(z, 0)  # noqa: E731
     t = tgt.astype(np.float64)
     if norm_first:
-        t = t + self_attn(ref.ln_of(block.norm1, t))
-        t = t + cross(ref.ln_of(block.norm2, t))
-        want = t + ref.ffn(block.ffn, ref.ln_of(block.norm3, t), relu)
+        t = t + self_attn(ref.ln_of(block.self_attention_layer_norm, t))
+        t = t + cross(ref.ln_of(block.cross_attention_layer_norm, t))
+        want = t + ref.ffn(block.feed_forward, ref.ln_of(block.output_layer_norm, t), relu)
     else:
-        t = ref.ln_of(block.norm1, t + self_attn(t))
-        t = ref.ln_of(block.norm2, t + cross(t))
-        want = ref.ln_of(block.norm3, t + ref.ffn(block.ffn, t, relu))
+        t = ref.ln_of(block.self_attention_layer_norm, t + self_attn(t))
+        t = ref.ln_of(block.cross_attention_layer_norm, t + cross(t))
+        want = ref.ln_of(block.output_layer_norm, t + ref.ffn(block.feed_forward, t, relu))
     np.testing.assert_allclose(got, want, atol=1e-4)
 
 
@@ -270,3 +272,30 @@ def test_attention_under_jit_and_mixed_precision():
         np.testing.assert_allclose(np.asarray(probs, np.float32).sum(-1), 1.0, atol=2e-3)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_encoder_and_decoder_blocks_share_sublayer_names():
+    enc = TransformerEncoderBlock(2, 8, 16)
+    dec = TransformerDecoderBlock(2, 8, 16)
+    enc(rand(1, 3, 8))
+    dec(rand(1, 3, 8), rand(1, 4, 8))
+    shared = ["self_attention", "self_attention_layer_norm", "self_attention_dropout",
+              "feed_forward", "feed_forward_dropout", "output_layer_norm"]
+    for block in (enc, dec):
+        for attr in shared:
+            assert getattr(block, attr).name == attr or attr.endswith("_dropout"), attr
+    assert {v.path.split("/", 1)[1].split("/")[0] for v in enc.weights} == {
+        "self_attention", "self_attention_layer_norm", "feed_forward", "output_layer_norm"}
+    assert {v.path.split("/", 1)[1].split("/")[0] for v in dec.weights} == {
+        "self_attention", "self_attention_layer_norm", "cross_attention",
+        "cross_attention_layer_norm", "feed_forward", "output_layer_norm"}
+
+
+def test_decoder_block_saves_and_reloads(tmp_path):
+    tgt, mem = keras.Input((3, 8)), keras.Input((5, 8))
+    model = keras.Model([tgt, mem], TransformerDecoderBlock(2, 8, 16, name="block")(tgt, mem))
+    path = tmp_path / "d.keras"
+    model.save(path)
+    again = keras.models.load_model(path)
+    x, m = rand(2, 3, 8), rand(2, 5, 8)
+    np.testing.assert_allclose(model([x, m]), again([x, m]), atol=1e-6)

@@ -197,6 +197,29 @@ def test_python_and_in_graph_agree_on_corpus(do_lower_case):
     assert 1000 < n_ascii < len(lines) - 1000
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("do_lower_case", [True, False])
+def test_one_ascii_fast_path_for_both_entry_points(do_lower_case):
+    """FullTokenizer (fine-tuning, features) and the pre-training data writer's
+    LineTokenizer give identical ids on the holdout-style corpus, and both equal the
+    plain original algorithm (no memo, no ASCII shortcut) on every ASCII line and on a
+    sample of the others."""
+    from pipelines.pretraining_data import LineTokenizer
+
+    lines = corpus() + ["ctrl\x01\x07chars\x7fDEL\x0bvt\x0cff\x1cfs", "a\x00b C\x1fD"]
+    fast = tokenization.FullTokenizer(MINILM_VOCAB, do_lower_case)
+    line_tokenizer = LineTokenizer(tokenization.FullTokenizer(MINILM_VOCAB, do_lower_case))
+    full_ids = [fast.convert_tokens_to_ids(fast.tokenize(line)) for line in lines]
+    mismatches = [line for line, ids in zip(lines, full_ids) if line_tokenizer.ids(line) != ids]
+    assert not mismatches, mismatches[:3]
+    plain = tokenization.FullTokenizer(MINILM_VOCAB, do_lower_case, cache_size=0)
+    ascii_lines = [i for i, line in enumerate(lines) if line.isascii()]
+    assert len(ascii_lines) > 1000 and any(
+        tokenization._ASCII_CONTROL_RE.search(lines[i]) for i in ascii_lines)
+    for i in list(range(0, len(lines), 10)) + [len(lines) - 2, len(lines) - 1]:
+        assert full_ids[i] == plain.convert_tokens_to_ids(plain.tokenize(lines[i])), lines[i]
+
+
 def _has_unassigned_or_private(line):
     return any(unicodedata.category(c) in ("Co", "Cn", "Cs") for c in line)
 

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import pretraining_reference, tokenization
+from pipelines import tokenization
 from pipelines.pretraining_data import LineTokenizer, create_pretraining_data
 from pipelines.pretraining_instances import InstanceOptions
+from tests.pretraining import pretraining_reference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -10,9 +10,9 @@ from tfmodels.models.bert import BertConfig
 from tfmodels.models.bert.pretraining import (
     BertPretrainer,
     TrainingCheckpoint,
-    metric_sums,
-    metrics_from_sums,
     pretraining_losses,
+    pretraining_metrics,
+    ratios,
 )
 from tfmodels.optimization import create_optimizer
 
@@ -46,7 +46,7 @@ def test_losses_and_metrics_match_numpy():
     np.testing.assert_allclose(float(losses["masked_lm_loss"]), mlm, rtol=1e-6)
     np.testing.assert_allclose(float(losses["next_sentence_loss"]), ns, rtol=1e-6)
     np.testing.assert_allclose(float(losses["loss"]), mlm + ns, rtol=1e-6)
-    m = metrics_from_sums(metric_sums(outputs, features, losses))
+    m = ratios(pretraining_metrics(outputs, features, losses))
     correct = (mlm_lp.argmax(-1) == ids.reshape(-1)).astype(np.float32)
     np.testing.assert_allclose(m["masked_lm_accuracy"], (w * correct).sum() / w.sum(), rtol=1e-6)
     np.testing.assert_allclose(m["masked_lm_loss"], (w * nll).sum() / w.sum(), rtol=1e-6)
@@ -156,3 +156,14 @@ def test_restore_rejects_other_config(tmp_path):
     opt2.build(other.trainable_variables)
     with pytest.raises(ValueError, match="bert_config_file"):
         TrainingCheckpoint(str(tmp_path), other, opt2).restore()
+
+
+def test_checkpoint_max_to_keep_one_keeps_one(tmp_path):
+    model, opt = _setup()
+    ckpt = TrainingCheckpoint(str(tmp_path), model, opt, max_to_keep=1)
+    for step in (1, 2, 3):
+        ckpt.save(step)
+    assert [os.path.basename(p) for p in ckpt.checkpoints()] == ["model.ckpt-3"]
+    assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".index")) == [
+        "model.ckpt-3.index"]
+    assert "all_model_checkpoint_paths" in (tmp_path / "checkpoint").read_text()

@@ -165,5 +165,7 @@ def test_bad_inputs(data, tmp_path):
         [a if not a.startswith("--input_file") else f"--input_file={tmp_path}/none*.tfrecord"
          for a in _args(data, out, "--do_train")])
     assert "do_train" in _error_of(_args(data, out))
+    assert "per-replica batch size 8" in _error_of(
+        _args(data, out, "--do_train", "--gradient_accumulation_steps=3"))
     assert "max_predictions_per_seq" in _error_of(
         _args(data, out, "--do_train", "--max_predictions_per_seq=40"))

@@ -6,6 +6,12 @@ queries and keys of self-attention and to the queries of cross-attention at
 every layer; the memory positional encoding is added to the cross-attention
 keys; values never get positions. Post-norm by default (DETR), pre-norm with
 ``norm_first=True`` (DETR ``pre_norm``).
+
+Sublayers (the same scheme as :class:`TransformerEncoderBlock`), with DETR's names:
+``self_attention`` (``self_attn``), ``self_attention_layer_norm`` (``norm1``),
+``cross_attention`` (``multihead_attn``), ``cross_attention_layer_norm`` (``norm2``),
+``feed_forward`` (``linear1``/``linear2``), ``output_layer_norm`` (``norm3``), and the
+``*_dropout`` layers before each residual (``dropout1``..``dropout3``).
 """
 
 from __future__ import annotations
@@ -61,27 +67,35 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self.cross_attention = MultiHeadAttention(
             num_heads, head, name="cross_attention", **common
         )
-        self.ffn = FeedForward(
+        self.feed_forward = FeedForward(
             intermediate_size,
             hidden_size,
             activation=activation,
             inner_dropout=dropout,
             kernel_initializer=self.kernel_initializer,
-            name="ffn",
+            name="feed_forward",
         )
-        self.norm1 = LayerNorm(epsilon=epsilon, name="self_attention_layer_norm")
-        self.norm2 = LayerNorm(epsilon=epsilon, name="cross_attention_layer_norm")
-        self.norm3 = LayerNorm(epsilon=epsilon, name="output_layer_norm")
-        self.dropout1 = keras.layers.Dropout(dropout)
-        self.dropout2 = keras.layers.Dropout(dropout)
-        self.dropout3 = keras.layers.Dropout(dropout)
+        self.self_attention_layer_norm = LayerNorm(
+            epsilon=epsilon, name="self_attention_layer_norm"
+        )
+        self.cross_attention_layer_norm = LayerNorm(
+            epsilon=epsilon, name="cross_attention_layer_norm"
+        )
+        self.output_layer_norm = LayerNorm(epsilon=epsilon, name="output_layer_norm")
+        self.self_attention_dropout = keras.layers.Dropout(dropout)
+        self.cross_attention_dropout = keras.layers.Dropout(dropout)
+        self.feed_forward_dropout = keras.layers.Dropout(dropout)
 
     def build(self, tgt_shape, memory_shape=None):
         memory_shape = memory_shape or tgt_shape
         self.self_attention.build(tgt_shape)
         self.cross_attention.build(tgt_shape, memory_shape, memory_shape)
-        self.ffn.build(tgt_shape)
-        for norm in (self.norm1, self.norm2, self.norm3):
+        self.feed_forward.build(tgt_shape)
+        for norm in (
+            self.self_attention_layer_norm,
+            self.cross_attention_layer_norm,
+            self.output_layer_norm,
+        ):
             norm.build(tgt_shape)
         self.built = True
 
@@ -110,15 +124,22 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 training=training,
             )
 
+        def ffn(x):
+            return self.feed_forward(x, training=training)
+
         if self.norm_first:
-            tgt = tgt + self.dropout1(self_attn(self.norm1(tgt)), training=training)
-            tgt = tgt + self.dropout2(cross_attn(self.norm2(tgt)), training=training)
-            return tgt + self.dropout3(self.ffn(self.norm3(tgt), training=training),
-                                       training=training)
-        tgt = self.norm1(tgt + self.dropout1(self_attn(tgt), training=training))
-        tgt = self.norm2(tgt + self.dropout2(cross_attn(tgt), training=training))
-        return self.norm3(tgt + self.dropout3(self.ffn(tgt, training=training),
-                                              training=training))
+            h = self_attn(self.self_attention_layer_norm(tgt))
+            tgt = tgt + self.self_attention_dropout(h, training=training)
+            h = cross_attn(self.cross_attention_layer_norm(tgt))
+            tgt = tgt + self.cross_attention_dropout(h, training=training)
+            h = ffn(self.output_layer_norm(tgt))
+            return tgt + self.feed_forward_dropout(h, training=training)
+        h = self.self_attention_dropout(self_attn(tgt), training=training)
+        tgt = self.self_attention_layer_norm(tgt + h)
+        h = self.cross_attention_dropout(cross_attn(tgt), training=training)
+        tgt = self.cross_attention_layer_norm(tgt + h)
+        h = self.feed_forward_dropout(ffn(tgt), training=training)
+        return self.output_layer_norm(tgt + h)
 
     def get_config(self):
         config = super().get_config()

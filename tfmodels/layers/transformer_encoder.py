@@ -13,6 +13,13 @@ Pre-norm (Xiong et al. 2020; ViT ``Encoder1DBlock``)::
 
 ``pos`` (DETR's ``forward_post(src, pos=...)``) is added to queries and keys
 only, never to values.
+
+Sublayer names are shared with :class:`TransformerDecoderBlock`: ``self_attention``,
+``self_attention_layer_norm``, ``feed_forward``, ``output_layer_norm`` (and the
+``*_dropout`` layers before each residual). Original names map to them in each
+family's weight table (BERT: ``attention/self`` -> ``self_attention``,
+``attention/output/LayerNorm`` -> ``self_attention_layer_norm``, ``intermediate`` /
+``output/dense`` -> ``feed_forward``, ``output/LayerNorm`` -> ``output_layer_norm``).
 """
 
 from __future__ import annotations
@@ -69,56 +76,59 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.mask_value = float(mask_value)
 
-        self.attention = MultiHeadAttention(
+        self.self_attention = MultiHeadAttention(
             num_heads,
             head,
             dropout=attention_dropout,
             kernel_initializer=self.kernel_initializer,
             mask_value=mask_value,
-            name="attention",
+            name="self_attention",
         )
-        self.attention_layer_norm = LayerNorm(epsilon=epsilon, name="attention_layer_norm")
-        self.ffn = FeedForward(
+        self.self_attention_layer_norm = LayerNorm(
+            epsilon=epsilon, name="self_attention_layer_norm"
+        )
+        self.feed_forward = FeedForward(
             intermediate_size,
             hidden_size,
             activation=activation,
             inner_dropout=inner_dropout,
             kernel_initializer=self.kernel_initializer,
-            name="ffn",
+            name="feed_forward",
         )
         self.output_layer_norm = LayerNorm(epsilon=epsilon, name="output_layer_norm")
-        self.attention_dropout_out = keras.layers.Dropout(hidden_dropout)
-        self.ffn_dropout_out = keras.layers.Dropout(hidden_dropout)
+        self.self_attention_dropout = keras.layers.Dropout(hidden_dropout)
+        self.feed_forward_dropout = keras.layers.Dropout(hidden_dropout)
 
     def build(self, input_shape):
         if int(input_shape[-1]) != self.hidden_size:
             raise ValueError(
                 f"input width {input_shape[-1]} does not match hidden_size {self.hidden_size}"
             )
-        self.attention.build(input_shape)
-        self.attention_layer_norm.build(input_shape)
-        self.ffn.build(input_shape)
+        self.self_attention.build(input_shape)
+        self.self_attention_layer_norm.build(input_shape)
+        self.feed_forward.build(input_shape)
         self.output_layer_norm.build(input_shape)
         self.built = True
 
     def _attend(self, x, attention_mask, pos, training):
         qk = x if pos is None else x + pos
-        return self.attention(
+        return self.self_attention(
             qk, value=x, key=qk, attention_mask=attention_mask, training=training
         )
 
     def call(self, x, attention_mask=None, pos=None, training=None):
         if self.norm_first:
-            h = self.attention_layer_norm(x)
-            x = x + self.attention_dropout_out(
+            h = self.self_attention_layer_norm(x)
+            x = x + self.self_attention_dropout(
                 self._attend(h, attention_mask, pos, training), training=training
             )
             h = self.output_layer_norm(x)
-            return x + self.ffn_dropout_out(self.ffn(h, training=training), training=training)
+            f = self.feed_forward(h, training=training)
+            return x + self.feed_forward_dropout(f, training=training)
         a = self._attend(x, attention_mask, pos, training)
-        x = self.attention_layer_norm(x + self.attention_dropout_out(a, training=training))
-        f = self.ffn(x, training=training)
-        return self.output_layer_norm(x + self.ffn_dropout_out(f, training=training))
+        x = self.self_attention_layer_norm(x + self.self_attention_dropout(a, training=training))
+        f = self.feed_forward(x, training=training)
+        return self.output_layer_norm(x + self.feed_forward_dropout(f, training=training))
 
     def get_config(self):
         config = super().get_config()

@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
-import tempfile
+
+from tfmodels import io
 
 # hidden_act (original vocabulary) -> tfmodels.layers.get_activation name.
 _ACTIVATION_TO_LAYER = {
@@ -122,9 +122,9 @@ class BertConfig:
     @classmethod
     def from_json_file(cls, json_file):
         """Reads ``bert_config.json`` (original) or ``config.json`` (HF)."""
-        if not os.path.isfile(json_file):
+        if not io.isfile(json_file):
             raise FileNotFoundError(f"bert_config_file not found: {json_file}")
-        with open(json_file, encoding="utf-8") as f:
+        with io.open_file(json_file, "r") as f:
             try:
                 d = json.load(f)
             except json.JSONDecodeError as e:
@@ -142,13 +142,5 @@ class BertConfig:
 
     def to_json_file(self, json_file):
         """Writes the original ``bert_config.json`` layout, atomically."""
-        directory = os.path.dirname(os.path.abspath(json_file))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bert_config.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.to_json_string())
-            os.replace(tmp, json_file)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with io.atomic_write(json_file, "w") as f:
+            f.write(self.to_json_string())

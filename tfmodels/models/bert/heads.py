@@ -26,6 +26,11 @@ from tfmodels.layers import LayerNorm, get_activation
 from tfmodels.models.bert.config import BertConfig
 
 
+def _as_config(config):
+    """A BertConfig, also from its ``get_config`` dict form."""
+    return BertConfig.from_dict(config) if isinstance(config, dict) else config
+
+
 def _init(config):
     return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
 
@@ -46,6 +51,11 @@ def _table_getter(embedding_source):
     return lambda: embedding_source
 
 
+_TIED_HELP = ("the masked LM decoder is tied to the BertModel's word embeddings: pass "
+              "embedding_source, or call tie(bert_model) after from_config")
+
+
+@keras.saving.register_keras_serializable(package="tfmodels")
 class MaskedLMHead(keras.layers.Layer):
     """Masked LM output (original ``get_masked_lm_output``).
 
@@ -56,15 +66,21 @@ class MaskedLMHead(keras.layers.Layer):
 
     ``call(sequence_output [B, T, H], masked_lm_positions [B, P])`` returns
     log-probabilities [B*P, vocab_size], float32, as the original.
+
+    Serialization: the tied table belongs to the BertModel, so ``get_config`` holds only
+    the BertConfig; ``from_config`` gives an untied head and the model owning both
+    (:class:`~tfmodels.models.bert.pretraining.BertPretrainer`) ties it again with
+    :meth:`tie`.
     """
 
-    def __init__(self, config, embedding_source, **kwargs):
+    def __init__(self, config, embedding_source=None, **kwargs):
         kwargs.setdefault("name", "predictions")
         super().__init__(**kwargs)
+        config = _as_config(config)
         self.config = config
-        # A bound method / closure is not tracked, so the tied table stays owned
-        # by the BertModel and is not duplicated in this layer's weights.
-        self._embedding_table = _table_getter(embedding_source)
+        self._embedding_table = None
+        if embedding_source is not None:
+            self.tie(embedding_source)
         h = config.hidden_size
         self.transform_dense = keras.layers.Dense(
             h, activation=get_activation(config.activation), kernel_initializer=_init(config),
@@ -82,7 +98,15 @@ class MaskedLMHead(keras.layers.Layer):
             name="output_bias", shape=(self.config.vocab_size,), initializer="zeros")
         self.built = True
 
+    def tie(self, embedding_source):
+        """Ties the decoder to ``embedding_source`` (a BertModel, callable or variable)."""
+        # A bound method / closure is not tracked, so the tied table stays owned
+        # by the BertModel and is not duplicated in this layer's weights.
+        self._embedding_table = _table_getter(embedding_source)
+
     def call(self, sequence_output, masked_lm_positions):
+        if self._embedding_table is None:
+            raise ValueError(f"{self.name}: {_TIED_HELP}")
         x = gather_indexes(sequence_output, masked_lm_positions)
         x = self.transform_layer_norm(self.transform_dense(x))
         table = tf.cast(self._embedding_table(), x.dtype)
@@ -91,17 +115,18 @@ class MaskedLMHead(keras.layers.Layer):
         return tf.nn.log_softmax(logits, axis=-1)
 
     def get_config(self):
-        # The tied table is not serialisable: rebuild the head from the BertModel.
+        # The tied table belongs to the BertModel: see tie().
         return {**super().get_config(), "config": dataclasses.asdict(self.config)}
 
 
+@keras.saving.register_keras_serializable(package="tfmodels")
 class NextSentenceHead(keras.layers.Layer):
     """Next-sentence prediction (original ``get_next_sentence_output``)."""
 
     def __init__(self, config, **kwargs):
         kwargs.setdefault("name", "seq_relationship")
         super().__init__(**kwargs)
-        self.config = config
+        self.config = _as_config(config)
 
     def build(self, input_shape=None):
         if self.built:
@@ -120,23 +145,21 @@ class NextSentenceHead(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "config": dataclasses.asdict(self.config)}
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(BertConfig(**config.pop("config")), **config)
 
-
+@keras.saving.register_keras_serializable(package="tfmodels")
 class BertPretrainingHeads(keras.layers.Layer):
     """Masked LM + next sentence heads (the original ``cls/`` scope).
 
     ``call(bert_outputs, masked_lm_positions)`` with ``bert_outputs`` the dict from
     BertModel returns ``{"masked_lm_log_probs": [B*P, V], "next_sentence_log_probs":
-    [B, 2]}``.
+    [B, 2]}``. As :class:`MaskedLMHead`, ``from_config`` gives untied heads; :meth:`tie`
+    ties them to a BertModel.
     """
 
-    def __init__(self, config, embedding_source, **kwargs):
+    def __init__(self, config, embedding_source=None, **kwargs):
         kwargs.setdefault("name", "cls")
         super().__init__(**kwargs)
+        config = _as_config(config)
         self.config = config
         self.predictions = MaskedLMHead(config, embedding_source, name="predictions")
         self.seq_relationship = NextSentenceHead(config, name="seq_relationship")
@@ -146,6 +169,10 @@ class BertPretrainingHeads(keras.layers.Layer):
         self.seq_relationship.build()
         self.built = True
 
+    def tie(self, embedding_source):
+        """Ties the masked LM decoder to ``embedding_source`` (a BertModel)."""
+        self.predictions.tie(embedding_source)
+
     def call(self, bert_outputs, masked_lm_positions):
         return {
             "masked_lm_log_probs": self.predictions(
@@ -154,7 +181,7 @@ class BertPretrainingHeads(keras.layers.Layer):
         }
 
     def get_config(self):
-        # The tied table is not serialisable: rebuild the heads from the BertModel.
+        # The tied table belongs to the BertModel: see tie().
         return {**super().get_config(), "config": dataclasses.asdict(self.config)}
 
 
@@ -180,6 +207,7 @@ def next_sentence_loss(log_probs, labels):
     return tf.reduce_mean(per_example_loss), per_example_loss
 
 
+@keras.saving.register_keras_serializable(package="tfmodels")
 class ClassifierHead(keras.layers.Layer):
     """Sequence classifier of ``run_classifier.create_model``.
 
@@ -232,6 +260,7 @@ def classification_loss(logits, labels):
     return tf.reduce_mean(per_example), per_example, tf.exp(log_probs)
 
 
+@keras.saving.register_keras_serializable(package="tfmodels")
 class SpanHead(keras.layers.Layer):
     """SQuAD start/end logits of ``run_squad.create_model`` (``cls/squad``).
 

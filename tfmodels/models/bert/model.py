@@ -54,6 +54,7 @@ def _unpack_inputs(inputs, input_mask, token_type_ids):
     return input_ids, input_mask, token_type_ids
 
 
+@keras.saving.register_keras_serializable(package="tfmodels")
 class BertModel(keras.Model):
     """BERT encoder (original ``modeling.BertModel``).
 
@@ -67,10 +68,13 @@ class BertModel(keras.Model):
     * ``encoder_outputs`` list of [B, T, H], one per layer
       (``get_all_encoder_layers``; omitted when ``output_all_layers=False``),
     * ``embedding_output`` [B, T, H] (``get_embedding_output``).
+
+    Keras-serializable: ``get_config`` holds the BertConfig as a dict, so
+    ``model.save("x.keras")`` / ``keras.models.load_model`` round-trip.
     """
 
     def __init__(self, config, output_all_layers=True, **kwargs):
-        if isinstance(config, dict):
+        if isinstance(config, dict):  # from get_config / a bert_config.json dict
             config = BertConfig.from_dict(config)
         kwargs.setdefault("name", "bert")
         super().__init__(**kwargs)
@@ -160,7 +164,7 @@ class BertModel(keras.Model):
 
     def get_config(self):
         return {
-            "name": self.name,
+            **super().get_config(),
             "config": dataclasses.asdict(self.config),
             "output_all_layers": self.output_all_layers,
         }
@@ -168,6 +172,5 @@ class BertModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        bert_config = BertConfig(**config.pop("config"))
-        return cls(bert_config, **config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
 

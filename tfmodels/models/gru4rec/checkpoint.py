@@ -1,19 +1,20 @@
 """Save / load a trained GRU4Rec as one ``.npz`` file (the run script's ``-s``/``-l``).
 
 The file holds ``params`` (JSON), ``n_items``, ``item_ids`` (the item-id map: index ->
-original id) and every weight by its path name. Written atomically (temp file +
-``os.replace``). The official saves a pickled Python object instead; a model file from
-the official code cannot be read (different framework).
+original id) and every weight by its path name, on any TensorFlow filesystem (``gs://``,
+``file://``...). Written atomically: to a temporary name in the same directory, then
+renamed (:func:`tfmodels.io.atomic_write`). The official saves a pickled Python object
+instead; a model file from the official code cannot be read (different framework).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+from io import BytesIO
 
 import numpy as np
 
+from tfmodels import io
 from tfmodels.models.gru4rec.model import GRU4Rec
 from tfmodels.models.gru4rec.params import GRU4RecParams
 
@@ -27,24 +28,19 @@ def save_model(model: GRU4Rec, path: str) -> None:
     if model.item_ids is not None:
         ids = np.asarray(model.item_ids)
         arrays["item_ids"] = ids.astype(str) if ids.dtype == object else ids
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    buffer = BytesIO()  # np.savez seeks; object-store files cannot
+    np.savez(buffer, **arrays)
+    io.makedirs(io.dirname(path))
+    with io.atomic_write(path, "wb") as f:
+        f.write(buffer.getvalue())
 
 
 def load_model(path: str) -> GRU4Rec:
-    if not os.path.isfile(path):
+    if not io.isfile(path):
         raise FileNotFoundError(f"model file not found: {path}")
     try:
-        data = np.load(path, allow_pickle=False)
+        with io.open_file(path, "rb") as f:
+            data = np.load(BytesIO(f.read()), allow_pickle=False)
         meta = json.loads(bytes(data["meta"]).decode())
     except (OSError, ValueError, KeyError) as e:
         raise ValueError(

@@ -15,13 +15,10 @@ top-k items). Scores are the raw ``h Wy^T + By`` used for ranking in evaluation.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
 import numpy as np
 import tensorflow as tf
 
+from tfmodels import io
 from tfmodels.models.gru4rec.model import GRU4Rec
 
 
@@ -70,20 +67,16 @@ class GRU4RecServing(tf.Module):
 
 
 def export_saved_model(model: GRU4Rec, export_dir: str) -> None:
-    """Write the serving SavedModel to ``export_dir`` (replaced atomically if present)."""
+    """Write the serving SavedModel to ``export_dir`` (any TensorFlow filesystem).
+
+    The export is written to a temporary directory beside ``export_dir`` and put in place
+    only when complete (:func:`tfmodels.io.atomic_directory`): a previous export is moved
+    aside and deleted only after the new one is in place.
+    """
     module = GRU4RecServing(model)
-    parent = os.path.dirname(os.path.abspath(export_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".gru4rec_export_")
-    try:
+    with io.atomic_directory(export_dir) as tmp:
         tf.saved_model.save(module, tmp, signatures={
             "serving_default": module.recommend_step,
             "recommend_step": module.recommend_step,
             "recommend_session": module.recommend_session,
         })
-        if os.path.isdir(export_dir):
-            shutil.rmtree(export_dir)
-        os.replace(tmp, export_dir)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
