@@ -279,9 +279,8 @@ def load(path):
     return loads(data, source=path)
 
 
-def load_state_dict(path):
-    """``{name: array}`` of a checkpoint: the dict itself, or its ``"model"``/``"state_dict"``."""
-    obj = load(path)
+def state_dict_of(obj, path="checkpoint"):
+    """``{name: array}`` of a loaded checkpoint: the dict, or its ``"model"``/``"state_dict"``."""
     if isinstance(obj, dict):
         for key in ("model", "state_dict"):
             if isinstance(obj.get(key), dict):
@@ -290,3 +289,22 @@ def load_state_dict(path):
     if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):
         raise ValueError(f"{path}: not a state dict (a mapping of names to tensors)")
     return dict(obj)
+
+
+def load_state_dict(path):
+    """``{name: array}`` of the checkpoint at ``path`` (see :func:`state_dict_of`)."""
+    return state_dict_of(load(path), path)
+
+
+class TorchReader:
+    """A ``torch.save`` state dict as a :mod:`tfmodels.weights` reader (``names``/``read``)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self._tensors = load_state_dict(self.path)
+
+    def names(self):
+        return list(self._tensors)
+
+    def read(self, name):
+        return self._tensors[name]

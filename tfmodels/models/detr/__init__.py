@@ -7,7 +7,6 @@ from tfmodels.models.detr.backbone import (
     downsample_mask,
 )
 from tfmodels.models.detr.checkpoint import (
-    LoadReport,
     config_from_state_dict,
     load_detr,
     load_state_dict,
@@ -30,7 +29,6 @@ __all__ = [
     "DetrTransformer",
     "FrozenBatchNorm",
     "LearnedPositionEncoding2D",
-    "LoadReport",
     "ResNetBackbone",
     "build_position_encoding",
     "config_from_state_dict",

@@ -9,58 +9,21 @@ it never silently skips. ``.pth``/``.pt``/``.bin`` files are read by
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
-import numpy as np
-
-from tfmodels import io, torch_pickle
+from tfmodels import weights as W
 from tfmodels.models.detr import weights
 from tfmodels.models.detr.config import DetrConfig
 from tfmodels.models.detr.model import DETR
 
-# Names that carry no model weight (batch-norm step counters).
-_IGNORED = re.compile(r"(^|\.)num_batches_tracked$")
+# Source names that carry no model weight (batch-norm step counters).
+IGNORE = (r"(^|\.)num_batches_tracked$",)
 
 
-@dataclasses.dataclass
-class LoadReport:
-    """What a load did: ``missing`` (table names absent from the checkpoint), ``unexpected``
-    (checkpoint names no table entry reads), ``ignored`` (known non-weights)."""
-
-    loaded: list
-    missing: list
-    unexpected: list
-    ignored: list
-
-    def summary(self):
-        return (f"loaded {len(self.loaded)}, missing {len(self.missing)}, "
-                f"unexpected {len(self.unexpected)}, ignored {len(self.ignored)}")
-
-    def __str__(self):
-        lines = [self.summary()]
-        for kind in ("missing", "unexpected"):
-            lines += [f"  {kind}: {name}" for name in getattr(self, kind)]
-        return "\n".join(lines)
-
-
-def read_state_dict(path):
-    """``{name: array}`` from a .pth/.pt/.bin (torch), .safetensors or .npz file."""
-    if not io.exists(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    lower = path.lower()
-    if lower.endswith(".safetensors"):
-        from safetensors.numpy import load as load_safetensors
-
-        with io.open_file(path, "rb") as f:
-            return dict(load_safetensors(f.read()))
-    if lower.endswith(".npz"):
-        with io.open_file(path, "rb") as f:
-            import io as _pyio
-
-            with np.load(_pyio.BytesIO(f.read()), allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-    return torch_pickle.load_state_dict(path)
+def read_state_dict(source):
+    """``{name: array}`` of a path (.pth/.pt/.bin torch, .safetensors, .npz), reader or dict."""
+    reader = W.open_reader(source)
+    return {name: reader.read(name) for name in reader.names()}
 
 
 def detect_format(names):
@@ -111,31 +74,9 @@ def config_from_state_dict(state, **overrides):
     return DetrConfig(**fields)
 
 
-def load_state_dict(model, state, table, strict=True, source="checkpoint"):
-    """Assign ``state`` ({name: array}) to ``model`` through ``table``; return a LoadReport.
-
-    A shape mismatch raises ``ValueError`` naming both sides; with ``strict`` any missing or
-    unexpected name raises too (the report lists them).
-    """
-    loaded, missing = [], []
-    for name, targets in table.items():
-        if name not in state:
-            missing.append(name)
-            continue
-        value = np.asarray(state[name], dtype=np.float32)
-        for variable, transform in targets:
-            array = transform(value)
-            if tuple(array.shape) != tuple(variable.shape):
-                raise ValueError(f"{source}: {name} has shape {value.shape}, which does not fit "
-                                 f"{variable.path} {tuple(variable.shape)}")
-            variable.assign(array)
-        loaded.append(name)
-    ignored = sorted(n for n in state if n not in table and _IGNORED.search(n))
-    unexpected = sorted(n for n in state if n not in table and not _IGNORED.search(n))
-    report = LoadReport(loaded, sorted(missing), unexpected, ignored)
-    if strict and (report.missing or report.unexpected):
-        raise ValueError(f"{source}: does not match the model: {report}")
-    return report
+def load_state_dict(model, state, table, strict=True):
+    """Load ``state`` (path, reader or ``{name: array}``) through ``table``: a LoadReport."""
+    return W.load_weights(state, table, strict=strict, ignore=IGNORE)
 
 
 def table_for(model, fmt, names=()):
@@ -166,7 +107,7 @@ def load_detr(checkpoint, num_classes=91, config=None, strict=True, return_repor
     e.g. ``dilation=True`` for DC5, ``nheads``); HF and mmdetection checkpoints need ``config``.
     """
     source = checkpoint if isinstance(checkpoint, str) else "checkpoint"
-    state = read_state_dict(checkpoint) if isinstance(checkpoint, str) else dict(checkpoint)
+    state = read_state_dict(checkpoint)
     fmt = detect_format(state)
     if config is None:
         if fmt != "original":
@@ -176,5 +117,5 @@ def load_detr(checkpoint, num_classes=91, config=None, strict=True, return_repor
         raise ValueError(f"{source}: the class head has {config.num_classes + 1} outputs, "
                          f"which does not match num_classes={num_classes} (+1 no-object)")
     model = build(DETR(config))
-    report = load_state_dict(model, state, table_for(model, fmt, state), strict, source)
+    report = load_state_dict(model, state, table_for(model, fmt, state), strict)
     return (model, report) if return_report else model

@@ -22,60 +22,38 @@ convolution ``[out, in, kh, kw]`` → ``[kh, kw, in, out]``).
 
 from __future__ import annotations
 
-import numpy as np
-
-
-def _identity(a):
-    return a
-
-
-def _linear(a):
-    return np.transpose(a)
-
-
-def _conv(a):
-    return np.transpose(a, (2, 3, 1, 0))
-
-
-def _rows(i, n, transform=_identity):
-    return lambda a: transform(np.asarray(a)[i * n:(i + 1) * n])
-
-
-def _sub(layer, *names):
-    """The first existing attribute of ``names`` (block sublayer names across versions)."""
-    for name in names:
-        if hasattr(layer, name):
-            return getattr(layer, name)
-    raise AttributeError(f"{layer.name} has none of {names}")
+from tfmodels import weights as W
 
 
 class _Table(dict):
+    """A :mod:`tfmodels.weights` name table with helpers for PyTorch module kinds."""
+
     def dense(self, name, dense, weight="weight", bias="bias"):
-        self[f"{name}.{weight}"] = [(dense.kernel, _linear)]
+        self[f"{name}.{weight}"] = W.Target(dense.kernel, W.transpose)
         if dense.use_bias:
-            self[f"{name}.{bias}"] = [(dense.bias, _identity)]
+            self[f"{name}.{bias}"] = dense.bias
 
     def conv(self, name, conv):
-        self[f"{name}.weight"] = [(conv.kernel, _conv)]
+        self[f"{name}.weight"] = W.Target(conv.kernel, W.conv_oihw_to_hwio)
         if conv.use_bias:
-            self[f"{name}.bias"] = [(conv.bias, _identity)]
+            self[f"{name}.bias"] = conv.bias
 
     def norm(self, name, norm):
-        self[f"{name}.weight"] = [(norm.gamma, _identity)]
-        self[f"{name}.bias"] = [(norm.beta, _identity)]
+        self[f"{name}.weight"] = norm.gamma
+        self[f"{name}.bias"] = norm.beta
 
     def frozen_bn(self, name, bn):
         self.norm(name, bn)
-        self[f"{name}.running_mean"] = [(bn.moving_mean, _identity)]
-        self[f"{name}.running_var"] = [(bn.moving_variance, _identity)]
+        self[f"{name}.running_mean"] = bn.moving_mean
+        self[f"{name}.running_var"] = bn.moving_variance
 
     def fused_attention(self, name, mha):
         """``nn.MultiheadAttention``: ``in_proj_weight``/``in_proj_bias`` + ``out_proj``."""
-        d = mha.num_heads * mha.key_dim
         parts = (mha.query, mha.key, mha.value)
-        self[f"{name}.in_proj_weight"] = [(p.kernel, _rows(i, d, _linear))
+        self[f"{name}.in_proj_weight"] = [W.Target(p.kernel, W.split(i, 3), W.transpose)
                                           for i, p in enumerate(parts)]
-        self[f"{name}.in_proj_bias"] = [(p.bias, _rows(i, d)) for i, p in enumerate(parts)]
+        self[f"{name}.in_proj_bias"] = [W.Target(p.bias, W.split(i, 3))
+                                        for i, p in enumerate(parts)]
         self.dense(f"{name}.out_proj", mha.output_dense)
 
     def split_attention(self, name, mha, out="o_proj"):
@@ -86,21 +64,19 @@ class _Table(dict):
 
 
 def _ffn(block):
-    return _sub(block, "feed_forward", "ffn")
+    return block.feed_forward
 
 
 def _self_attention(block):
-    return _sub(block, "self_attention", "attention")
+    return block.self_attention
 
 
 def _norms(block):
     """(self-attention norm, [cross-attention norm], output norm) of an encoder/decoder block."""
     if hasattr(block, "cross_attention"):
-        return (_sub(block, "self_attention_layer_norm", "norm1"),
-                _sub(block, "cross_attention_layer_norm", "norm2"),
-                _sub(block, "output_layer_norm", "norm3"))
-    return (_sub(block, "self_attention_layer_norm", "attention_layer_norm"),
-            _sub(block, "output_layer_norm"))
+        return (block.self_attention_layer_norm, block.cross_attention_layer_norm,
+                block.output_layer_norm)
+    return block.self_attention_layer_norm, block.output_layer_norm
 
 
 def torchvision_backbone(table, prefix, backbone):
@@ -162,13 +138,13 @@ def original_table(model):
     torchvision_backbone(t, "backbone.0.body.", model.backbone)
     _torch_transformer(t, "transformer.", model.transformer)
     t.conv("input_proj", model.input_proj)
-    t["query_embed.weight"] = [(model.query_embed.embeddings, _identity)]
+    t["query_embed.weight"] = model.query_embed.embeddings
     t.dense("class_embed", model.class_embed)
     for i, dense in enumerate(model.bbox_embed.dense_layers):
         t.dense(f"bbox_embed.layers.{i}", dense)
     if hasattr(model.position_encoding, "row_embed"):
-        t["backbone.1.row_embed.weight"] = [(model.position_encoding.row_embed, _identity)]
-        t["backbone.1.col_embed.weight"] = [(model.position_encoding.col_embed, _identity)]
+        t["backbone.1.row_embed.weight"] = model.position_encoding.row_embed
+        t["backbone.1.col_embed.weight"] = model.position_encoding.col_embed
     return t
 
 
@@ -180,7 +156,7 @@ def hf_table(model, timm_backbone=False, out_proj="o_proj", mlp_prefix="mlp."):
     else:
         hf_resnet_backbone(t, "model.backbone.model.", model.backbone)
     t.conv("model.input_projection", model.input_proj)
-    t["model.query_position_embeddings.weight"] = [(model.query_embed.embeddings, _identity)]
+    t["model.query_position_embeddings.weight"] = model.query_embed.embeddings
     tr = model.transformer
     for n, block in enumerate(tr.encoder_layers):
         p = f"model.encoder.layers.{n}."
@@ -234,7 +210,7 @@ def mmdet_table(model, mmdet_version=3):
     tr = model.transformer
     if mmdet_version == 3:
         t.conv("input_proj", model.input_proj)
-        t["query_embedding.weight"] = [(model.query_embed.embeddings, _identity)]
+        t["query_embedding.weight"] = model.query_embed.embeddings
         enc, dec = "encoder.layers.", "decoder.layers."
         self_attn = lambda p: f"{p}self_attn.attn"  # noqa: E731
         cross_attn = lambda p: f"{p}cross_attn.attn"  # noqa: E731
@@ -242,7 +218,7 @@ def mmdet_table(model, mmdet_version=3):
         post_norm = "decoder.post_norm"
     elif mmdet_version == 2:
         t.conv("bbox_head.input_proj", model.input_proj)
-        t["bbox_head.query_embedding.weight"] = [(model.query_embed.embeddings, _identity)]
+        t["bbox_head.query_embedding.weight"] = model.query_embed.embeddings
         enc = "bbox_head.transformer.encoder.layers."
         dec = "bbox_head.transformer.decoder.layers."
         self_attn = lambda p: f"{p}attentions.0.attn"  # noqa: E731
