@@ -294,3 +294,44 @@ def make_dataset(dataset, transform, batch_size, shuffle=False, seed=0, repeat=F
         return features, targets
 
     return ds.map(split).prefetch(2)
+
+
+# COCO 2017 class names by category id (index = id; "N/A" where COCO has no category), the
+# list of DETR's demo notebook, for the 91-way head.
+COCO_CLASSES = (
+    "N/A", "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck",
+    "boat", "traffic light", "fire hydrant", "N/A", "stop sign", "parking meter", "bench",
+    "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe",
+    "N/A", "backpack", "umbrella", "N/A", "N/A", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove",
+    "skateboard", "surfboard", "tennis racket", "bottle", "N/A", "wine glass", "cup", "fork",
+    "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange", "broccoli", "carrot",
+    "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant", "bed", "N/A",
+    "dining table", "N/A", "N/A", "toilet", "N/A", "tv", "laptop", "mouse", "remote",
+    "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "N/A",
+    "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+)
+
+
+def class_names(annotation_file=None, num_classes=91):
+    """Names by label: COCO's, or the ``categories`` of a COCO JSON file."""
+    if annotation_file is None:
+        return list(COCO_CLASSES) + ["N/A"] * max(0, num_classes - len(COCO_CLASSES))
+    data = json.loads(io.read_text(annotation_file))
+    names = ["N/A"] * num_classes
+    for c in data.get("categories", []):
+        if 0 <= int(c["id"]) < num_classes:
+            names[int(c["id"])] = c.get("name", str(c["id"]))
+    return names
+
+
+def load_image_file(path):
+    """An RGB PIL image from any tf.io.gfile path (clear error when missing or unreadable)."""
+    if not io.exists(path):
+        raise FileNotFoundError(f"image not found: {path}")
+    with io.open_file(path, "rb") as f:
+        data = f.read()
+    try:
+        return Image.open(_pyio.BytesIO(data)).convert("RGB")
+    except OSError as e:
+        raise ValueError(f"{path}: not a readable image ({e})") from None

@@ -58,11 +58,10 @@ def draw_scene(rng, size=(96, 96), max_objects=3, min_frac=0.2, max_frac=0.5):
     return image, anns
 
 
-def write_dataset(directory, num_images, seed=0, size=(96, 96), max_objects=3):
-    """Writes ``directory/images/*.png`` and ``directory/annotations.json``; returns the
-    (annotation file, image folder) paths."""
+def write_split(ann_file, image_dir, num_images, seed=0, size=(96, 96), max_objects=3):
+    """Writes ``num_images`` scenes as PNG files into ``image_dir`` and COCO JSON to
+    ``ann_file``; returns ``(ann_file, image_dir)``."""
     rng = np.random.default_rng(seed)
-    image_dir = io.join(directory, "images")
     io.makedirs(image_dir)
     images, annotations = [], []
     for i in range(num_images):
@@ -75,7 +74,42 @@ def write_dataset(directory, num_images, seed=0, size=(96, 96), max_objects=3):
         images.append({"id": i + 1, "file_name": name, "height": size[0], "width": size[1]})
         for a in anns:
             annotations.append(dict(a, id=len(annotations) + 1, image_id=i + 1))
-    ann_file = io.join(directory, "annotations.json")
+    io.makedirs(io.dirname(ann_file))
     with io.atomic_write(ann_file, "w") as f:
         json.dump({"images": images, "annotations": annotations, "categories": CATEGORIES}, f)
     return ann_file, image_dir
+
+
+def write_dataset(directory, num_images, seed=0, size=(96, 96), max_objects=3):
+    """``directory/images/*.png`` + ``directory/annotations.json``."""
+    return write_split(io.join(directory, "annotations.json"), io.join(directory, "images"),
+                       num_images, seed, size, max_objects)
+
+
+def write_coco_layout(root, num_train, num_val, seed=0, size=(96, 96), max_objects=3):
+    """COCO's directory layout (``train2017/``, ``val2017/``,
+    ``annotations/instances_{train,val}2017.json``), as ``--coco_path`` expects; train and
+    val scenes come from different seeds (held-out images)."""
+    for split, n, s in (("train", num_train, seed), ("val", num_val, seed + 1_000_003)):
+        write_split(io.join(root, "annotations", f"instances_{split}2017.json"),
+                    io.join(root, f"{split}2017"), n, s, size, max_objects)
+    return root
+
+
+def main(argv=None):
+    """``python -m pipelines.synthetic_coco ROOT [NUM_TRAIN NUM_VAL SIZE MAX_OBJECTS]``."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        print("usage: python -m pipelines.synthetic_coco ROOT [NUM_TRAIN NUM_VAL SIZE "
+              "MAX_OBJECTS]", file=sys.stderr)
+        return 2
+    nums = [int(a) for a in args[1:]] + [400, 100, 96, 3][len(args) - 1:]
+    write_coco_layout(args[0], nums[0], nums[1], size=(nums[2], nums[2]), max_objects=nums[3])
+    print(f"wrote {nums[0]} + {nums[1]} scenes of {nums[2]}x{nums[2]} to {args[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -56,8 +56,11 @@ class FrozenBatchNorm(keras.layers.Layer):
 
 
 def _conv(filters, kernel, stride=1, dilation=1, name=None):
+    # torchvision's ResNet init: kaiming_normal_(mode="fan_out", nonlinearity="relu").
+    init = keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
     return keras.layers.Conv2D(filters, kernel, strides=stride, dilation_rate=dilation,
-                               padding="valid", use_bias=False, name=name)
+                               padding="valid", use_bias=False, kernel_initializer=init,
+                               name=name)
 
 
 def _padded(conv, x, pad):
@@ -132,7 +135,10 @@ class ResNetBackbone(keras.layers.Layer):
         and ``4·width·2^i`` output channels.
       dilation: DC5, stride of the last stage replaced by dilation 2.
       train_backbone: if False every weight is frozen (DETR ``lr_backbone = 0``); if True the
-        stem and ``layer1`` stay frozen as in the original.
+        stem and the first ``frozen_stages`` stages stay frozen.
+      frozen_stages: stages frozen with the stem while the backbone trains (mmdetection's
+        name): 1 = stem + ``layer1``, DETR's rule for an ImageNet-initialised backbone;
+        0 = the stem only; −1 = nothing (training from scratch).
       out_features: which of ``res2``..``res5`` (``layer1``..``layer4``) ``call`` returns.
       epsilon: frozen batch-norm epsilon (1e-5).
 
@@ -141,7 +147,7 @@ class ResNetBackbone(keras.layers.Layer):
     """
 
     def __init__(self, depth=50, layers=None, width=64, dilation=False, train_backbone=True,
-                 out_features=("res5",), epsilon=1e-5, **kwargs):
+                 out_features=("res5",), epsilon=1e-5, frozen_stages=1, **kwargs):
         super().__init__(**kwargs)
         if layers is None:
             if int(depth) not in RESNET_LAYERS:
@@ -160,6 +166,9 @@ class ResNetBackbone(keras.layers.Layer):
         self.width = int(width)
         self.dilation = bool(dilation)
         self.train_backbone = bool(train_backbone)
+        self.frozen_stages = int(frozen_stages)
+        if not -1 <= self.frozen_stages <= 4:
+            raise ValueError(f"frozen_stages must be in [-1, 4]; got {frozen_stages}")
         self.out_features = out_features
         self.epsilon = float(epsilon)
         self.conv1 = _conv(self.width, 7, 2, name="conv1")
@@ -190,8 +199,9 @@ class ResNetBackbone(keras.layers.Layer):
             self.stages.append(stage)
             self.strides[FEATURE_NAMES[i]] = stride_now
             self.channels[FEATURE_NAMES[i]] = in_channels
-        frozen = [self.conv1] + self.stages[0] if self.train_backbone else (
-            [self.conv1] + [b for s in self.stages for b in s])
+        stages = 4 if not self.train_backbone else self.frozen_stages
+        frozen = [] if stages < 0 else [self.conv1]
+        frozen += [b for s in self.stages[:max(stages, 0)] for b in s]
         for layer in frozen:
             layer.trainable = False
 
@@ -230,7 +240,8 @@ class ResNetBackbone(keras.layers.Layer):
         config = super().get_config()
         config.update(depth=self.depth, layers=list(self.layers_per_stage), width=self.width,
                       dilation=self.dilation, train_backbone=self.train_backbone,
-                      out_features=list(self.out_features), epsilon=self.epsilon)
+                      out_features=list(self.out_features), epsilon=self.epsilon,
+                      frozen_stages=self.frozen_stages)
         return config
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from tfmodels import io
 from tfmodels import weights as W
 from tfmodels.models.detr import weights
 from tfmodels.models.detr.config import DetrConfig
@@ -119,3 +120,36 @@ def load_detr(checkpoint, num_classes=91, config=None, strict=True, return_repor
     model = build(DETR(config))
     report = load_state_dict(model, state, table_for(model, fmt, state), strict)
     return (model, report) if return_report else model
+
+
+CONFIG_FILE = "detr_config.json"
+
+
+def restore_detr(path, num_classes=None, **config_overrides):
+    """A DETR from a training directory (``detr_config.json`` + the latest
+    ``model.ckpt-<step>`` of :mod:`tfmodels.training`), a checkpoint prefix in such a
+    directory, or a state-dict file (:func:`load_detr`; ``num_classes`` default 91)."""
+    import tensorflow as tf
+
+    from tfmodels.training.checkpoints import read_state
+
+    directory, prefix = path, None
+    if not io.isdir(path) and io.exists(io.join(io.dirname(path), CONFIG_FILE)):
+        directory, prefix = io.dirname(path), path
+    if io.isdir(directory):
+        config_file = io.join(directory, CONFIG_FILE)
+        if not io.exists(config_file):
+            raise FileNotFoundError(f"{directory}: no {CONFIG_FILE} (not a training directory)")
+        config = DetrConfig.from_json_file(config_file)
+        if num_classes is not None and num_classes != config.num_classes:
+            raise ValueError(f"{directory}: trained with num_classes={config.num_classes}, "
+                             f"not {num_classes}")
+        if prefix is None:
+            kept = read_state(directory)
+            if not kept:
+                raise FileNotFoundError(f"{directory}: no checkpoint listed in its state file")
+            prefix = kept[-1]
+        model = build(DETR(config))
+        tf.train.Checkpoint(model=model).read(prefix).expect_partial()
+        return model
+    return load_detr(path, 91 if num_classes is None else num_classes, **config_overrides)

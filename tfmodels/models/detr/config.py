@@ -3,7 +3,8 @@
 Training arguments (learning rates, loss coefficients) stay with the training script and
 the criterion. ``backbone_layers``/``backbone_width`` are additions for small models (a
 ResNet with fewer blocks or channels than ``backbone``); unset, the torchvision layout of
-``backbone`` is used.
+``backbone`` is used. ``frozen_stages`` (addition, mmdetection's name) is 1 as the original
+(stem + layer1 frozen); −1 trains the whole backbone (a model trained from scratch).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class DetrConfig:
     train_backbone: bool = True  # the original: lr_backbone > 0
     backbone_layers: tuple | None = None
     backbone_width: int = 64
+    frozen_stages: int = 1  # stem + layer1 frozen while the backbone trains (the original)
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
