@@ -12,7 +12,8 @@ resumes at the same step. At the end the model is evaluated on val2017 with pyco
 Additions: ``--num_classes`` (91 for COCO), ``--scales``/``--max_size``/``--val_size``
 (the multi-scale recipe at another resolution), ``--pad_to`` (one static batch shape),
 ``--max_steps``, ``--log_steps``, ``--save_checkpoints_steps``, ``--frozen_stages``,
-``--backbone_layers``/``--backbone_width`` (small ResNets), ``--strategy``.
+``--backbone_layers``/``--backbone_width`` (small ResNets), ``--backbone_norm``,
+``--strategy``.
 ``--resume`` takes an original ``.pth`` (or safetensors/npz) to start from.
 """
 
@@ -78,6 +79,8 @@ F.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many ste
 F.DEFINE_integer("frozen_stages", 1, "Backbone stages frozen with the stem (-1: none).")
 F.DEFINE_list("backbone_layers", [], "Blocks per ResNet stage (default: --backbone's).")
 F.DEFINE_integer("backbone_width", 64, "ResNet stem width.")
+F.DEFINE_enum("backbone_norm", "frozen", ["frozen", "batch"],
+              "frozen (the original) or batch (trainable: a backbone trained from scratch).")
 F.DEFINE_string("strategy", "one_device", "one_device | mirrored | multi_worker | tpu.")
 FLAGS = F.FLAGS
 
@@ -111,7 +114,8 @@ def model_config():
         hidden_dim=FLAGS.hidden_dim, dropout=FLAGS.dropout, nheads=FLAGS.nheads,
         num_queries=FLAGS.num_queries, pre_norm=FLAGS.pre_norm, aux_loss=FLAGS.aux_loss,
         train_backbone=FLAGS.lr_backbone > 0, backbone_layers=layers,
-        backbone_width=FLAGS.backbone_width, frozen_stages=FLAGS.frozen_stages)
+        backbone_width=FLAGS.backbone_width, frozen_stages=FLAGS.frozen_stages,
+        backbone_norm=FLAGS.backbone_norm)
 
 
 def evaluate(model, dataset_val, ann_val):

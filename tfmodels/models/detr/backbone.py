@@ -63,6 +63,15 @@ def _conv(filters, kernel, stride=1, dilation=1, name=None):
                                name=name)
 
 
+def _norm(kind, epsilon, name):
+    """Frozen batch norm (the original), or a trainable one for training from scratch."""
+    if kind == "frozen":
+        return FrozenBatchNorm(epsilon, name=name)
+    if kind == "batch":  # PyTorch's BatchNorm2d defaults: momentum 0.1 (Keras 0.9)
+        return keras.layers.BatchNormalization(epsilon=epsilon, momentum=0.9, name=name)
+    raise ValueError(f"norm must be 'frozen' or 'batch'; got {kind!r}")
+
+
 def _padded(conv, x, pad):
     if pad:
         x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
@@ -77,22 +86,24 @@ class Bottleneck(keras.layers.Layer):
     the stride or the width changes, as torchvision's ``downsample.0``/``downsample.1``.
     """
 
-    def __init__(self, planes, stride=1, dilation=1, downsample=False, epsilon=1e-5, **kwargs):
+    def __init__(self, planes, stride=1, dilation=1, downsample=False, epsilon=1e-5,
+                 norm="frozen", **kwargs):
         super().__init__(**kwargs)
         self.planes = int(planes)
         self.stride = int(stride)
         self.dilation = int(dilation)
         self.downsample = bool(downsample)
         self.epsilon = float(epsilon)
+        self.norm = norm
         self.conv1 = _conv(planes, 1, name="conv1")
-        self.bn1 = FrozenBatchNorm(epsilon, name="bn1")
+        self.bn1 = _norm(norm, epsilon, "bn1")
         self.conv2 = _conv(planes, 3, stride, dilation, name="conv2")
-        self.bn2 = FrozenBatchNorm(epsilon, name="bn2")
+        self.bn2 = _norm(norm, epsilon, "bn2")
         self.conv3 = _conv(planes * 4, 1, name="conv3")
-        self.bn3 = FrozenBatchNorm(epsilon, name="bn3")
+        self.bn3 = _norm(norm, epsilon, "bn3")
         if self.downsample:
             self.downsample_conv = _conv(planes * 4, 1, stride, name="downsample_conv")
-            self.downsample_bn = FrozenBatchNorm(epsilon, name="downsample_bn")
+            self.downsample_bn = _norm(norm, epsilon, "downsample_bn")
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -108,19 +119,19 @@ class Bottleneck(keras.layers.Layer):
             self.downsample_bn.build(shape[:-1] + (self.planes * 4,))
         self.built = True
 
-    def call(self, x):
+    def call(self, x, training=None):
         identity = x
-        out = tf.nn.relu(self.bn1(self.conv1(x)))
-        out = tf.nn.relu(self.bn2(_padded(self.conv2, out, self.dilation)))
-        out = self.bn3(self.conv3(out))
+        out = tf.nn.relu(self.bn1(self.conv1(x), training=training))
+        out = tf.nn.relu(self.bn2(_padded(self.conv2, out, self.dilation), training=training))
+        out = self.bn3(self.conv3(out), training=training)
         if self.downsample:
-            identity = self.downsample_bn(self.downsample_conv(x))
+            identity = self.downsample_bn(self.downsample_conv(x), training=training)
         return tf.nn.relu(out + identity)
 
     def get_config(self):
         config = super().get_config()
         config.update(planes=self.planes, stride=self.stride, dilation=self.dilation,
-                      downsample=self.downsample, epsilon=self.epsilon)
+                      downsample=self.downsample, epsilon=self.epsilon, norm=self.norm)
         return config
 
 
@@ -139,6 +150,10 @@ class ResNetBackbone(keras.layers.Layer):
       frozen_stages: stages frozen with the stem while the backbone trains (mmdetection's
         name): 1 = stem + ``layer1``, DETR's rule for an ImageNet-initialised backbone;
         0 = the stem only; −1 = nothing (training from scratch).
+      norm: ``"frozen"`` (the original: :class:`FrozenBatchNorm`) or ``"batch"`` (an
+        addition: trainable batch norm, for a backbone trained from scratch where no
+        ImageNet weights are available; frozen statistics only make sense for pretrained
+        ones).
       out_features: which of ``res2``..``res5`` (``layer1``..``layer4``) ``call`` returns.
       epsilon: frozen batch-norm epsilon (1e-5).
 
@@ -147,7 +162,8 @@ class ResNetBackbone(keras.layers.Layer):
     """
 
     def __init__(self, depth=50, layers=None, width=64, dilation=False, train_backbone=True,
-                 out_features=("res5",), epsilon=1e-5, frozen_stages=1, **kwargs):
+                 out_features=("res5",), epsilon=1e-5, frozen_stages=1, norm="frozen",
+                 **kwargs):
         super().__init__(**kwargs)
         if layers is None:
             if int(depth) not in RESNET_LAYERS:
@@ -167,12 +183,13 @@ class ResNetBackbone(keras.layers.Layer):
         self.dilation = bool(dilation)
         self.train_backbone = bool(train_backbone)
         self.frozen_stages = int(frozen_stages)
+        self.norm = norm
         if not -1 <= self.frozen_stages <= 4:
             raise ValueError(f"frozen_stages must be in [-1, 4]; got {frozen_stages}")
         self.out_features = out_features
         self.epsilon = float(epsilon)
         self.conv1 = _conv(self.width, 7, 2, name="conv1")
-        self.bn1 = FrozenBatchNorm(epsilon, name="bn1")
+        self.bn1 = _norm(norm, epsilon, "bn1")
         self.stages = []
         stride_now, dilation_now = 4, 1
         self.strides, self.channels = {}, {}
@@ -193,6 +210,7 @@ class ResNetBackbone(keras.layers.Layer):
                     dilation=previous_dilation if b == 0 else dilation_now,
                     downsample=b == 0 and (stride != 1 or in_channels != planes * 4),
                     epsilon=epsilon,
+                    norm=norm,
                     name=f"layer{i + 1}_{b}",
                 ))
                 in_channels = planes * 4
@@ -220,8 +238,8 @@ class ResNetBackbone(keras.layers.Layer):
                 channels = block.planes * 4
         self.built = True
 
-    def call(self, x):
-        x = tf.nn.relu(self.bn1(_padded(self.conv1, x, 3)))
+    def call(self, x, training=None):
+        x = tf.nn.relu(self.bn1(_padded(self.conv1, x, 3), training=training))
         # Max pool 3×3/2 with padding 1; padded cells never win (inputs are >= 0 after ReLU,
         # and PyTorch pads with −inf).
         x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=float("-inf"))
@@ -229,7 +247,7 @@ class ResNetBackbone(keras.layers.Layer):
         out = {}
         for name, stage in zip(FEATURE_NAMES, self.stages):
             for block in stage:
-                x = block(x)
+                x = block(x, training=training)
             if name in self.out_features:
                 out[name] = x
             if all(f in out for f in self.out_features):
@@ -241,7 +259,7 @@ class ResNetBackbone(keras.layers.Layer):
         config.update(depth=self.depth, layers=list(self.layers_per_stage), width=self.width,
                       dilation=self.dilation, train_backbone=self.train_backbone,
                       out_features=list(self.out_features), epsilon=self.epsilon,
-                      frozen_stages=self.frozen_stages)
+                      frozen_stages=self.frozen_stages, norm=self.norm)
         return config
 
 

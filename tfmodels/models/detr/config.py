@@ -4,7 +4,8 @@ Training arguments (learning rates, loss coefficients) stay with the training sc
 the criterion. ``backbone_layers``/``backbone_width`` are additions for small models (a
 ResNet with fewer blocks or channels than ``backbone``); unset, the torchvision layout of
 ``backbone`` is used. ``frozen_stages`` (addition, mmdetection's name) is 1 as the original
-(stem + layer1 frozen); −1 trains the whole backbone (a model trained from scratch).
+(stem + layer1 frozen); −1 trains the whole backbone (a model trained from scratch), as
+does ``backbone_norm="batch"`` (trainable batch norm instead of frozen statistics).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class DetrConfig:
     backbone_layers: tuple | None = None
     backbone_width: int = 64
     frozen_stages: int = 1  # stem + layer1 frozen while the backbone trains (the original)
+    backbone_norm: str = "frozen"  # "batch": trainable batch norm (training from scratch)
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:

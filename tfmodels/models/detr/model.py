@@ -42,7 +42,7 @@ class DETR(keras.Model):
         self.backbone = ResNetBackbone(
             depth=c.depth, layers=c.backbone_layers, width=c.backbone_width,
             dilation=c.dilation, train_backbone=c.train_backbone, out_features=("res5",),
-            frozen_stages=c.frozen_stages, name="backbone")
+            frozen_stages=c.frozen_stages, norm=c.backbone_norm, name="backbone")
         self.position_encoding = build_position_encoding(c.hidden_dim, c.position_embedding)
         self.input_proj = keras.layers.Conv2D(c.hidden_dim, 1, name="input_proj")
         self.query_embed = keras.layers.Embedding(c.num_queries, c.hidden_dim, name="query_embed")
