@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import tensorflow as tf
 
@@ -30,7 +32,7 @@ def make_loss_fn(criterion: SetCriterion):
             losses = criterion(outputs, targets)
         one = tf.constant(1.0)
         metrics = {k: (tf.cast(v, tf.float32), one) for k, v in losses.items()
-                   if k == "loss" or "_" not in k[-2:]}
+                   if not re.search(r"_\d+$", k)}  # auxiliary terms stay out of the log
         return losses["loss"], metrics
 
     return loss_fn
