@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from tfmodels.models.detr.backbone import ResNetBackbone, downsample_mask
 from tfmodels.models.detr.config import DetrConfig
-from tfmodels.models.detr.heads import MLP
+from tfmodels.models.detr.heads import MLP, torch_dense, torch_linear_init
 from tfmodels.models.detr.position_encoding import build_position_encoding
 from tfmodels.models.detr.transformer import DetrTransformer
 
@@ -44,14 +44,20 @@ class DETR(keras.Model):
             dilation=c.dilation, train_backbone=c.train_backbone, out_features=("res5",),
             frozen_stages=c.frozen_stages, norm=c.backbone_norm, name="backbone")
         self.position_encoding = build_position_encoding(c.hidden_dim, c.position_embedding)
-        self.input_proj = keras.layers.Conv2D(c.hidden_dim, 1, name="input_proj")
-        self.query_embed = keras.layers.Embedding(c.num_queries, c.hidden_dim, name="query_embed")
+        # PyTorch's default initialisations, as the original (Conv2d/Linear: ±1/sqrt(fan_in);
+        # Embedding: N(0, 1), which keeps the object queries distinct from the start).
+        kernel, bias = torch_linear_init(self.backbone.num_channels)
+        self.input_proj = keras.layers.Conv2D(c.hidden_dim, 1, kernel_initializer=kernel,
+                                              bias_initializer=bias, name="input_proj")
+        self.query_embed = keras.layers.Embedding(
+            c.num_queries, c.hidden_dim, embeddings_initializer=keras.initializers.RandomNormal(
+                0.0, 1.0), name="query_embed")
         self.transformer = DetrTransformer(
             d_model=c.hidden_dim, nhead=c.nheads, num_encoder_layers=c.enc_layers,
             num_decoder_layers=c.dec_layers, dim_feedforward=c.dim_feedforward,
             dropout=c.dropout, normalize_before=c.pre_norm, return_intermediate_dec=True,
             name="transformer")
-        self.class_embed = keras.layers.Dense(c.num_classes + 1, name="class_embed")
+        self.class_embed = torch_dense(c.num_classes + 1, c.hidden_dim, "class_embed")
         self.bbox_embed = MLP(c.hidden_dim, 4, 3, name="bbox_embed")
 
     def build(self, input_shape=None):
