@@ -289,7 +289,14 @@ class NpzReader:
         return self._tensors[name]
 
 
-_READERS: list = [(".safetensors", SafetensorsReader), (".npz", NpzReader)]
+def _torch_reader(path):
+    from tfmodels.torch_pickle import TorchReader  # restricted unpickler, no torch
+
+    return TorchReader(path)
+
+
+_READERS: list = [(".safetensors", SafetensorsReader), (".npz", NpzReader),
+                  (".pth", _torch_reader), (".pt", _torch_reader), (".bin", _torch_reader)]
 
 
 def register_reader(suffix: str, factory: Callable) -> None:
