@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 
+import keras
 import tensorflow as tf
 
 from tfmodels import io, weights
@@ -161,13 +162,30 @@ class ObjectCheckpoint(_Base):
     """``tf.train.Checkpoint`` of ``objects`` (e.g. ``model=``, ``optimizer=``) saved as
     ``model.ckpt-<step>`` with the same state file and retention as
     :class:`NamedCheckpoint`. The step is the number in the file name; the optimizer's
-    ``iterations`` is restored with the optimizer."""
+    ``iterations`` is restored with the optimizer.
+
+    A Keras layer or model is saved as its variables in ``model.weights`` order (keyed by
+    position and variable name, with shapes checked on restore), not through TensorFlow's
+    object tracking: Keras 3 layers held in Python lists or dicts are invisible to
+    ``tf.train.Checkpoint``, which would silently save only part of the model. Keras paths
+    are not used as keys because they carry per-process name counters (``dense_3``). The
+    models must be built before ``save``/``restore``.
+    """
 
     def __init__(self, directory, max_to_keep=5, **objects):
         super().__init__(directory, max_to_keep)
         if not objects:
             raise ValueError("ObjectCheckpoint needs at least one object to save")
-        self.checkpoint = tf.train.Checkpoint(**objects)
+        self.objects = objects
+        self._checkpoint = None
+
+    @property
+    def checkpoint(self):
+        if self._checkpoint is None:
+            self._checkpoint = tf.train.Checkpoint(
+                **{k: _variables_by_path(k, v) if isinstance(v, keras.layers.Layer) else v
+                   for k, v in self.objects.items()})
+        return self._checkpoint
 
     def save(self, step):
         io.makedirs(self.directory)
@@ -184,3 +202,12 @@ class ObjectCheckpoint(_Base):
             return None
         self.checkpoint.read(prefix).assert_existing_objects_matched()
         return int(prefix.rsplit("-", 1)[1])
+
+
+def _variables_by_path(name, layer):
+    """A trackable holding every variable of a built Keras ``layer``, in weights order."""
+    if not layer.built or not layer.weights:
+        raise ValueError(f"ObjectCheckpoint: {name} has no variables yet; build it (call it "
+                         "once) before saving or restoring")
+    return tf.train.Checkpoint(**{f"v{i:05d}_{var.name}": var
+                                  for i, var in enumerate(layer.weights)})
