@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from pipelines.sessions import generate_markov_sessions, make_markov_chain, write_sessions
+from pipelines.sessions import write_sessions
+from pipelines.synthetic_sessions import generate_markov_sessions, make_markov_chain
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "train_gru4rec.py")
