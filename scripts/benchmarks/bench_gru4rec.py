@@ -5,14 +5,19 @@ RSC15 scale (about 37,000 items, n_sample 2048, batch 32 and 512, layers 100 and
 cross-entropy loss. Both implementations are timed like with like, in this process, with
 the same thread count:
 
-- train loop: the second of two epochs over the whole training set, as each one's own
-  epoch timer measures it (set-up, tracing and the first epoch excluded);
+- train loop: the fastest epoch after the first (`--epochs`, default 3) over the whole
+  training set, as each one's own epoch timer measures it (set-up, tracing and the first
+  epoch excluded);
 - train end to end: constructing the model and trainer (official: `fit`'s data preparation
-  and sample store) plus both epochs, from a cold start;
-- eval loop: full ranking over all items, batch 512, a second evaluation of the test set
-  (ours: on the session-parallel arrays; official: `batch_eval` minus the construction of
-  its `SessionDataIterator`, timed alone);
+  and sample store) plus all epochs, from a cold start;
+- eval loop: full ranking over all items, batch 512, later evaluations of the test set,
+  ours and official alternated, best of `--eval_repeats` (ours: on the session-parallel
+  arrays; official: `batch_eval` minus the construction of its `SessionDataIterator`,
+  timed alone);
 - eval end to end: the first evaluation call, including the data layout (and our tracing).
+
+On a machine whose cores are busy with other work use ``--threads 1``: with 2 threads on
+2 busy cores PyTorch's OpenMP threads wait at barriers and the official runs 20x slower.
 
 Events are the (input, next item) pairs actually trained or ranked, the same count for
 both (the official's own e/s line counts `batch_size` lanes for every step, also in the
@@ -87,18 +92,20 @@ def bench_ours(cfg: dict, train: SessionData, test: SessionData, epochs: int) ->
     model = GRU4Rec(train.n_items, p)
     trainer = GRU4RecTrainer(model, train.item_counts())
     it = SessionParallelIterator(train, p.batch_size)
-    for _ in range(epochs):
-        _, dt, events, _ = trainer.train_epoch(it)
+    secs = [trainer.train_epoch(it)[1] for _ in range(epochs)]
     e2e = time.perf_counter() - t0
-    out = {"train_loop": events / dt, "train_e2e": epochs * events / e2e}
+    out = {"train_loop": train.n_predictions / min(secs[1:]),
+           "train_e2e": epochs * train.n_predictions / e2e}
     t0 = time.perf_counter()
     evaluate(model, SessionParallelIterator(test, 512), cutoffs=(20,))
     out["eval_e2e"] = test.n_predictions / (time.perf_counter() - t0)
     arrays = SessionParallelIterator(test, 512).schedule()
-    t0 = time.perf_counter()
-    evaluate(model, arrays, cutoffs=(20,))
-    out["eval_loop"] = test.n_predictions / (time.perf_counter() - t0)
-    return out
+
+    def eval_loop():
+        t0 = time.perf_counter()
+        evaluate(model, arrays, cutoffs=(20,))
+        return test.n_predictions / (time.perf_counter() - t0)
+    return out, eval_loop
 
 
 def bench_official(cfg: dict, train: SessionData, test: SessionData, epochs: int) -> dict:
@@ -125,21 +132,24 @@ def bench_official(cfg: dict, train: SessionData, test: SessionData, epochs: int
     secs = [float(m) for m in re.findall(r"Epoch\d+ --> loss: \S+ \t\((\S+)s\)", log.getvalue())]
     if len(secs) != epochs:
         raise RuntimeError(f"unexpected official fit output:\n{log.getvalue()}")
-    out = {"train_loop": train.n_predictions / secs[-1],
+    out = {"train_loop": train.n_predictions / min(secs[1:]),
            "train_e2e": epochs * train.n_predictions / e2e}
     with contextlib.redirect_stdout(log):
         t0 = time.perf_counter()
         batch_eval(g, te, cutoff=[20], batch_size=512, mode="standard")
         out["eval_e2e"] = test.n_predictions / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        batch_eval(g, te, cutoff=[20], batch_size=512, mode="standard")
-        total = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        SessionDataIterator(te, 512, 0, 0, 0, "ItemId", "SessionId", "Time",
-                            device=g.device, itemidmap=g.data_iterator.itemidmap)
-        setup = time.perf_counter() - t0
-    out["eval_loop"] = test.n_predictions / max(total - setup, 1e-9)
-    return out
+
+    def eval_loop():
+        with contextlib.redirect_stdout(log):
+            t0 = time.perf_counter()
+            batch_eval(g, te, cutoff=[20], batch_size=512, mode="standard")
+            total = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            SessionDataIterator(te, 512, 0, 0, 0, "ItemId", "SessionId", "Time",
+                                device=g.device, itemidmap=g.data_iterator.itemidmap)
+            setup = time.perf_counter() - t0
+        return test.n_predictions / max(total - setup, 1e-9)
+    return out, eval_loop
 
 
 COLUMNS = ("train_loop", "train_e2e", "eval_loop", "eval_e2e")
@@ -151,7 +161,10 @@ def main(argv=None) -> int:
                     ", ".join(CONFIGS))
     ap.add_argument("--events", type=int, default=60_000, help="training events")
     ap.add_argument("--test_events", type=int, default=20_000)
-    ap.add_argument("--epochs", type=int, default=2, help="training epochs (the last is timed)")
+    ap.add_argument("--epochs", type=int, default=3,
+                    help="training epochs (loop: the fastest after the first)")
+    ap.add_argument("--eval_repeats", type=int, default=3,
+                    help="evaluation loop runs, ours and official alternated (best of each)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--official_dir", default="", help="folder with the official PyTorch code")
     ap.add_argument("--peer_path", default="", help="extra sys.path folder for the peer")
@@ -185,8 +198,16 @@ def main(argv=None) -> int:
         train = make_sessions(cfg["n_items"], args.events, seed=1, cover=True)
         test = make_sessions(cfg["n_items"], args.test_events, seed=2)
         per_session = test.n_predictions / test.n_sessions
-        ours = bench_ours(cfg, train, test, args.epochs)
-        peer = bench_official(cfg, train, test, args.epochs) if args.official_dir else None
+        ours, ours_eval = bench_ours(cfg, train, test, args.epochs)
+        peer, peer_eval = (bench_official(cfg, train, test, args.epochs) if args.official_dir
+                           else (None, None))
+        ours["eval_loop"] = peer_eval_best = 0.0
+        for _ in range(args.eval_repeats):  # alternated, best of each
+            ours["eval_loop"] = max(ours["eval_loop"], ours_eval())
+            if peer:
+                peer_eval_best = max(peer_eval_best, peer_eval())
+        if peer:
+            peer["eval_loop"] = peer_eval_best
         print(f"{name}: {cfg}")
         for col in COLUMNS:
             line = f"  {col:<11} ours {ours[col]:>9.0f}"

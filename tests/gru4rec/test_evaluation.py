@@ -211,6 +211,17 @@ def test_arrays_input_ndcg_and_masked_tail_match_the_reference():
             np.where(ranks <= k, 1 / np.log2(ranks + 1), 0).mean(), abs=1e-12)
 
 
+def test_xla_compiled_steps_give_the_same_metrics():
+    data = _random_sessions(50, 20, seed=8)
+    model = CountingModel(data.n_items, seed=9)
+    arrays = SessionParallelIterator(data, 16).schedule()
+    plain = evaluate_metrics(model, arrays, cutoffs=(2, 5), mode="median").result()
+    jit = evaluate_metrics(model, arrays, cutoffs=(2, 5), mode="median",
+                           jit_compile=True).result()
+    for k in (2, 5):
+        assert jit[k] == pytest.approx(plain[k], abs=1e-12)
+
+
 def test_bad_test_arrays():
     model = CountingModel(5)
     with pytest.raises(ValueError, match="steps, lanes"):

@@ -261,3 +261,15 @@ def test_chunk_resets_hidden_rows_and_carries_state():
     s = [tf.concat([tf.zeros((1, 5)), s[0][1:]], 0)]
     _, s = m.score_step(xs[1], s)
     np.testing.assert_allclose(h[0].numpy(), s[0].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_fit_rejects_data_without_next_item_events():
+    from pipelines.sessions import SessionParallelIterator, sessions_from_arrays
+    from tfmodels.models.gru4rec.training import fit
+
+    data = sessions_from_arrays([1, 2, 3], [5, 6, 7], [0.0, 1.0, 2.0])  # one event each
+    m = GRU4Rec(data.n_items, GRU4RecParams(layers=[4], batch_size=2, n_sample=2))
+    with pytest.raises(ValueError, match="single event"):
+        fit(m, SessionParallelIterator(data, 2), data.item_counts(), log=None)
+    with pytest.raises(ValueError, match="item_counts"):
+        fit(m, SessionParallelIterator(data, 2), np.ones(7), log=None)
