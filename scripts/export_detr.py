@@ -13,10 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-# The fused LayerNorm library stays unloaded: the traced graph holds the composite form.
-os.environ["TFMODELS_DISABLE_CUSTOM_OPS"] = "1"
-
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -34,8 +31,7 @@ FLAGS = flags.FLAGS
 
 
 def main_impl():
-    import tensorflow as tf
-
+    from tfmodels import export
     from tfmodels.models.detr.checkpoint import restore_detr
     from tfmodels.models.detr.serving import DetrServing
 
@@ -47,9 +43,8 @@ def main_impl():
     model = restore_detr(FLAGS.checkpoint, FLAGS.num_classes, nheads=FLAGS.nheads,
                          dilation=FLAGS.dilation)
     module = DetrServing(model, FLAGS.size, FLAGS.max_size)
-    with io.atomic_directory(FLAGS.export_dir) as tmp:
-        tf.saved_model.save(module, tmp,
-                            signatures={"serving_default": module.serving_default})
+    export.save(module, FLAGS.export_dir,
+                signatures={"serving_default": module.serving_default})
     print(f"Exported DETR to {FLAGS.export_dir}", flush=True)
 
 

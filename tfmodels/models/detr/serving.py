@@ -5,9 +5,8 @@
 applies the original inference transform (shorter side ``size``, longer ≤ ``max_size``,
 ImageNet normalisation), runs the model and the original post-processing, returning
 ``boxes`` [Q, 4] (absolute x0, y0, x1, y1 in the input image), ``scores`` [Q] and
-``labels`` [Q] (int32). Only standard TensorFlow ops are traced when the LayerNorm op
-library is disabled (``TFMODELS_DISABLE_CUSTOM_OPS=1``, as ``scripts/export_detr.py``
-sets), so a process without this package serves it.
+``labels`` [Q] (int32). Exported through :func:`tfmodels.export.save`, which traces
+LayerNorm as standard TensorFlow ops, so a process without this package serves it.
 
 Deviation: the resize is ``tf.image.resize(bilinear, antialias=True)``, close to but not
 bit-identical with PIL's bilinear resize of the training pipeline.
