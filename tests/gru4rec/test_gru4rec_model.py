@@ -271,5 +271,6 @@ def test_fit_rejects_data_without_next_item_events():
     m = GRU4Rec(data.n_items, GRU4RecParams(layers=[4], batch_size=2, n_sample=2))
     with pytest.raises(ValueError, match="single event"):
         fit(m, SessionParallelIterator(data, 2), data.item_counts(), log=None)
+    two = sessions_from_arrays([1, 1, 2, 2], [5, 6, 6, 7], [0.0, 1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="item_counts"):
-        fit(m, SessionParallelIterator(data, 2), np.ones(7), log=None)
+        fit(m, SessionParallelIterator(two, 2), np.ones(7), log=None)
