@@ -33,7 +33,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfmodels.layers import FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding
+from tfmodels.layers import Dropout, FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding
 from tfmodels.layers.attention import head_size
 
 # kang205/SASRec modules.multihead_attention: paddings = ones_like(outputs) * (-2**32 + 1)
@@ -70,7 +70,7 @@ class SASRecBlock(keras.layers.Layer):
         # conv1d(kernel_size=1) == dense on the last axis; ReLU, dropout between them.
         self.feed_forward = FeedForward(self.hidden_units, self.hidden_units, activation="relu",
                                         inner_dropout=self.dropout_rate, name="feed_forward")
-        self.output_dropout = keras.layers.Dropout(self.dropout_rate)
+        self.output_dropout = Dropout(self.dropout_rate)
 
     def build(self, input_shape):
         self.attention_norm.build(input_shape)
@@ -148,7 +148,7 @@ class SASRec(keras.Model):
         head_size(self.hidden_units, self.num_heads)
         self.position_embedding = PositionEmbedding(self.maxlen, initializer="glorot_uniform",
                                                     name="position_embedding")
-        self.embedding_dropout = keras.layers.Dropout(self.dropout_rate)
+        self.embedding_dropout = Dropout(self.dropout_rate)
         self.blocks = [
             SASRecBlock(self.hidden_units, self.num_heads, self.dropout_rate, self.norm_first,
                         self.epsilon, name=f"block_{i}")
