@@ -23,6 +23,10 @@ Options beyond the original (off by default): ``norm_first`` (pre-norm blocks,
 x + Attention(LN(x)) then x + FFN(LN(x)), as pmixer/SASRec.pytorch ``--norm_first``); the
 losses in :mod:`losses` (full-softmax cross-entropy, several negatives).
 
+Every dropout is :class:`tfmodels.layers.Dropout`: ``keras.layers.Dropout`` outside XLA; under
+``jit_compile`` a Threefry mask (another random stream than the original's ``tf.layers.dropout``,
+same keep probability and scaling), because XLA's default generator is slow on CPU.
+
 Inputs are left-padded item-id sequences [B, T] (0 = padding, ids 1..num_items). Shorter
 widths than ``maxlen`` are left-padded to ``maxlen`` inside the model, so positions are always
 counted from the right as in the original (the last item sits at position maxlen − 1).
