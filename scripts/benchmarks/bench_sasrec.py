@@ -178,8 +178,7 @@ def main():
     ap.add_argument("--dropout", type=float, default=0.2)
     ap.add_argument("--lr", type=float, default=0.001)
     ap.add_argument("--skip_jit", action="store_true",
-                    help="leave out jit_compile (slow on CPU: XLA's CPU random numbers for "
-                    "dropout)")
+                    help="leave out the jit_compile rows")
     args = ap.parse_args()
     if args.peer_dir and not os.path.isfile(os.path.join(args.peer_dir, "model.py")):
         print(f"ERROR. --peer_dir {args.peer_dir} has no model.py", file=sys.stderr)

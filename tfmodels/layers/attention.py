@@ -4,7 +4,8 @@ Mirrors ``attention_layer`` of google-research/bert ``modeling.py``: separate
 ``query``/``key``/``value`` dense projections (kernels ``[in, heads·size]``, so
 the original ``attention/self/{query,key,value}`` variables map 1:1), an
 additive mask (``mask_value`` · (1 − mask), −10000 in BERT) and dropout on the
-attention probabilities. The output projection ``output_dense`` corresponds to
+attention probabilities (:class:`~tfmodels.layers.dropout.Dropout`: a cheap mask under XLA).
+The output projection ``output_dense`` corresponds to
 BERT's ``attention/output/dense`` and to PyTorch's ``out_proj``.
 
 Speed (not maths): projections of the same input run as one matmul on the
@@ -20,16 +21,8 @@ import keras
 import tensorflow as tf
 
 from tfmodels.layers.dense_ops import apply_dense
-
-
-def _in_xla_context():
-    """True while tracing a jit_compile function (it enters an XLA control-flow context)."""
-    try:
-        from tensorflow.python.ops import control_flow_util
-
-        return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
-    except (ImportError, AttributeError):
-        return False
+from tfmodels.layers.dropout import Dropout
+from tfmodels.layers.dropout import in_xla_context as _in_xla_context
 
 
 def head_size(hidden_size, num_heads):
@@ -97,7 +90,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self.key = _dense(self.num_heads * self.key_dim, use_bias, init, "key")
         self.value = _dense(self.num_heads * self.value_dim, use_bias, init, "value")
         self.output_dense = None
-        self.dropout = keras.layers.Dropout(self.dropout_rate)
+        self.dropout = Dropout(self.dropout_rate)
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         value_shape = value_shape or query_shape

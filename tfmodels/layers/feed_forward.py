@@ -11,6 +11,7 @@ import keras
 
 from tfmodels.layers.activations import get_activation
 from tfmodels.layers.dense_ops import apply_dense
+from tfmodels.layers.dropout import Dropout
 
 
 @keras.saving.register_keras_serializable(package="tfmodels")
@@ -44,7 +45,7 @@ class FeedForward(keras.layers.Layer):
         self.intermediate = keras.layers.Dense(
             self.intermediate_size, kernel_initializer=self.kernel_initializer, name="intermediate"
         )
-        self.inner_dropout = keras.layers.Dropout(self.inner_dropout_rate)
+        self.inner_dropout = Dropout(self.inner_dropout_rate)
         self.output_dense = None
 
     def build(self, input_shape):

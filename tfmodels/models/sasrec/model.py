@@ -23,6 +23,10 @@ Options beyond the original (off by default): ``norm_first`` (pre-norm blocks,
 x + Attention(LN(x)) then x + FFN(LN(x)), as pmixer/SASRec.pytorch ``--norm_first``); the
 losses in :mod:`losses` (full-softmax cross-entropy, several negatives).
 
+Every dropout is :class:`tfmodels.layers.Dropout`: ``keras.layers.Dropout`` outside XLA; under
+``jit_compile`` a Threefry mask (another random stream than the original's ``tf.layers.dropout``,
+same keep probability and scaling), because XLA's default generator is slow on CPU.
+
 Inputs are left-padded item-id sequences [B, T] (0 = padding, ids 1..num_items). Shorter
 widths than ``maxlen`` are left-padded to ``maxlen`` inside the model, so positions are always
 counted from the right as in the original (the last item sits at position maxlen − 1).
@@ -33,7 +37,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfmodels.layers import FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding
+from tfmodels.layers import Dropout, FeedForward, LayerNorm, MultiHeadAttention, PositionEmbedding
 from tfmodels.layers.attention import head_size
 
 # kang205/SASRec modules.multihead_attention: paddings = ones_like(outputs) * (-2**32 + 1)
@@ -70,7 +74,7 @@ class SASRecBlock(keras.layers.Layer):
         # conv1d(kernel_size=1) == dense on the last axis; ReLU, dropout between them.
         self.feed_forward = FeedForward(self.hidden_units, self.hidden_units, activation="relu",
                                         inner_dropout=self.dropout_rate, name="feed_forward")
-        self.output_dropout = keras.layers.Dropout(self.dropout_rate)
+        self.output_dropout = Dropout(self.dropout_rate)
 
     def build(self, input_shape):
         self.attention_norm.build(input_shape)
@@ -148,7 +152,7 @@ class SASRec(keras.Model):
         head_size(self.hidden_units, self.num_heads)
         self.position_embedding = PositionEmbedding(self.maxlen, initializer="glorot_uniform",
                                                     name="position_embedding")
-        self.embedding_dropout = keras.layers.Dropout(self.dropout_rate)
+        self.embedding_dropout = Dropout(self.dropout_rate)
         self.blocks = [
             SASRecBlock(self.hidden_units, self.num_heads, self.dropout_rate, self.norm_first,
                         self.epsilon, name=f"block_{i}")
