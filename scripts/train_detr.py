@@ -5,9 +5,10 @@ The flags of facebookresearch/detr ``main.py`` (``--coco_path`` with ``train2017
 ``--lr_backbone 1e-5``, ``--weight_decay 1e-4``, ``--clip_max_norm 0.1``, ``--epochs 300``,
 ``--lr_drop 200``, the model and matcher/loss flags). Epochs are turned into steps
 (``ceil(images / batch_size)`` per epoch). Checkpoints ``output_dir/model.ckpt-<step>``
-(model + optimizer) and ``output_dir/detr_config.json``; rerunning the same command
-resumes at the same step. At the end the model is evaluated on val2017 with pycocotools
-(``--eval`` evaluates only, as the original), written to ``output_dir/eval_results.txt``.
+(every model variable by its Keras path + the AdamW slots) and
+``output_dir/detr_config.json``; rerunning the same command resumes at the same step. At
+the end the model is evaluated on val2017 with pycocotools (``--eval`` evaluates only, as
+the original), written to ``output_dir/eval_results.txt``.
 
 Additions: ``--num_classes`` (91 for COCO), ``--scales``/``--max_size``/``--val_size``
 (the multi-scale recipe at another resolution), ``--pad_to`` (one static batch shape),
@@ -144,7 +145,7 @@ def main_impl():
     )
     from tfmodels.models.detr.criterion import SetCriterion
     from tfmodels.models.detr.matcher import HungarianMatcher
-    from tfmodels.models.detr.training import make_loss_fn, make_optimizer
+    from tfmodels.models.detr.training import make_checkpoint, make_loss_fn, make_optimizer
 
     if FLAGS.dataset_file != "coco":
         raise ValueError(f"--dataset_file: only 'coco' is supported; got {FLAGS.dataset_file}")
@@ -186,7 +187,8 @@ def main_impl():
         giou_loss_coef=FLAGS.giou_loss_coef, aux_loss=FLAGS.aux_loss)
     trainer = training.Trainer(
         model, optimizer, make_loss_fn(criterion), strategy=strategy,
-        output_dir=FLAGS.output_dir, global_batch_size=FLAGS.batch_size,
+        output_dir=FLAGS.output_dir, checkpoint=make_checkpoint(model, optimizer),
+        global_batch_size=FLAGS.batch_size,
         jit_compile=False, log_steps=FLAGS.log_steps,
         steps_per_loop=min(FLAGS.log_steps, FLAGS.save_checkpoints_steps),
         save_checkpoints_steps=FLAGS.save_checkpoints_steps,

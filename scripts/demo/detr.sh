@@ -6,7 +6,7 @@
 # (imgaug wheel) through the original inference transform.
 set -euo pipefail
 : "${PY:=python}" "${DEMO_OUT:=demo_out/detr}"
-: "${DETR_STEPS:=900}"
+: "${DETR_STEPS:=1000}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 mkdir -p "$DEMO_OUT"
@@ -19,10 +19,10 @@ from pipelines.synthetic_coco import write_coco_layout
 write_coco_layout(sys.argv[1], 400, 60, seed=0, size=(96, 96), max_objects=2)
 print("written to", sys.argv[1])
 PYEOF
-echo "--- train DETR (small: ResNet 1-1-1-1 width 16 DC5, d 64, 1+2 layers, 4 queries; $DETR_STEPS steps)"
+echo "--- train DETR (small: ResNet 1-1-1-1 width 16 DC5, d 64, 1+2 layers, 6 queries; $DETR_STEPS steps)"
 "$PY" scripts/train_detr.py --coco_path="$DEMO_OUT/coco" --output_dir="$DEMO_OUT/run" \
   --num_classes=4 --hidden_dim=64 --nheads=4 --dim_feedforward=128 --enc_layers=1 \
-  --dec_layers=2 --num_queries=4 --eos_coef=0.5 --dropout=0 --backbone_layers=1,1,1,1 --backbone_width=16 \
+  --dec_layers=2 --num_queries=6 --dropout=0 --backbone_layers=1,1,1,1 --backbone_width=16 \
   --dilation --frozen_stages=-1 --backbone_norm=batch --scales=96 --max_size=96 \
   --val_size=96 --pad_to=96,96 --crop_sizes=96 --crop_range=72,96 --batch_size=8 --lr=5e-4 \
   --lr_backbone=5e-4 --log_steps=100 --save_checkpoints_steps=300 \

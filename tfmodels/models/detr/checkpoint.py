@@ -129,8 +129,8 @@ def restore_detr(path, num_classes=None, **config_overrides):
     """A DETR from a training directory (``detr_config.json`` + the latest
     ``model.ckpt-<step>`` of :mod:`tfmodels.training`), a checkpoint prefix in such a
     directory, or a state-dict file (:func:`load_detr`; ``num_classes`` default 91)."""
-    import tensorflow as tf
-
+    from tfmodels.models.detr.training import model_table
+    from tfmodels.training import NamedCheckpoint
     from tfmodels.training.checkpoints import read_state
 
     directory, prefix = path, None
@@ -150,6 +150,6 @@ def restore_detr(path, num_classes=None, **config_overrides):
                 raise FileNotFoundError(f"{directory}: no checkpoint listed in its state file")
             prefix = kept[-1]
         model = build(DETR(config))
-        tf.train.Checkpoint(model=model).read(prefix).expect_partial()
+        NamedCheckpoint(directory, model_table(model)).restore(prefix)
         return model
     return load_detr(path, 91 if num_classes is None else num_classes, **config_overrides)

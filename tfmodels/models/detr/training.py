@@ -8,6 +8,10 @@
   (1e-5) through a learning-rate multiplier, the rate multiplied by 0.1 after ``lr_drop``
   steps (the original's ``StepLR(lr_drop)``, counted in steps rather than epochs). Gradient
   clipping (max norm 0.1) is the trainer's ``clip_norm``.
+- :func:`model_table` / :func:`make_checkpoint`: checkpoints keyed by each variable's Keras
+  path (``detr/transformer/decoder_layer_0/...``) with the AdamW slots, as
+  :class:`tfmodels.training.NamedCheckpoint` bundles (every weight, batch-norm statistics
+  included, whatever containers the layers are held in).
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ import keras
 import tensorflow as tf
 
 from tfmodels.models.detr.criterion import SetCriterion
-from tfmodels.training import set_lr_multipliers
+from tfmodels.training import NamedCheckpoint, set_lr_multipliers
+from tfmodels.training.checkpoints import with_optimizer_slots
+
+# Keras Adam/AdamW slot variables, saved as <variable path>/<suffix>.
+ADAM_SLOTS = {"adam_m": "_momentums", "adam_v": "_velocities"}
 
 
 def make_loss_fn(criterion: SetCriterion):
@@ -49,3 +57,28 @@ def make_optimizer(lr=1e-4, lr_backbone=1e-5, weight_decay=1e-4, lr_drop=None):
     if lr_backbone != lr and lr > 0:
         opt = set_lr_multipliers(opt, {r"(^|/)backbone/": lr_backbone / lr})
     return opt
+
+
+def model_table(model):
+    """``{variable path: variable}`` of every model weight (trainable or not)."""
+    table = {}
+    for var in model.weights:
+        if var.path in table:
+            raise ValueError(f"two model variables share the path {var.path}")
+        table[var.path] = var
+    return table
+
+
+def make_checkpoint(model, optimizer, max_to_keep=5):
+    """``checkpoint(directory)`` for the trainer: model weights + AdamW slots + step."""
+    table = model_table(model)
+    trainable = {v.path: v for v in model.trainable_variables}
+
+    def factory(directory):
+        full = dict(table)
+        full.update(with_optimizer_slots(trainable, optimizer, ADAM_SLOTS))
+        return NamedCheckpoint(directory, full, step_variable=optimizer.iterations,
+                               max_to_keep=max_to_keep,
+                               mismatch_hint=" (do the model flags match the training run?)")
+
+    return factory
