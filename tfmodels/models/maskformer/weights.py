@@ -348,3 +348,25 @@ def load_maskformer(path, config=None, strict=True, return_report=False, **overr
         model = build(MaskFormer(config))
         report = W.load_weights(state, original_table(model), strict=strict, ignore=IGNORE)
     return (model, report) if return_report else model
+
+
+CONFIG_FILE = "maskformer_config.json"
+
+
+def restore_maskformer(path, **overrides):
+    """A MaskFormer from a training directory (``maskformer_config.json`` + the latest
+    ``model.ckpt-<step>`` of the shared trainer), else :func:`load_maskformer` (an HF
+    directory, a detectron2 ``.pkl``, a state dict)."""
+    config_file = io.join(path, CONFIG_FILE)
+    if not (io.isdir(path) and io.exists(config_file)):
+        return load_maskformer(path, **overrides)
+    import keras
+
+    from tfmodels.models.maskformer.training import make_checkpoint
+
+    model = build(MaskFormer(MaskFormerConfig.from_json_file(config_file)))
+    optimizer = keras.optimizers.AdamW()
+    optimizer.build(model.trainable_variables)
+    if make_checkpoint(model, optimizer)(path).restore() is None:
+        raise FileNotFoundError(f"{path}: no checkpoint listed in its state file")
+    return model
