@@ -132,6 +132,8 @@ def evaluate(model, dataset_val, ann_val):
 
 
 def main_impl():
+    import keras
+
     from pipelines import coco
     from tfmodels import training
     from tfmodels.models.detr import DETR
@@ -159,6 +161,7 @@ def main_impl():
     crop_range = _ints("crop_range", FLAGS.crop_range, 2)
     pad_to = _ints("pad_to", FLAGS.pad_to, 2) or None
     strategy = training.make_strategy(FLAGS.strategy)
+    keras.utils.set_random_seed(FLAGS.seed)  # model initialisation (the original: manual_seed)
     ann_train, img_train = coco_files("train")
     ann_val, img_val = coco_files("val")
     for path in (ann_train, img_train, ann_val, img_val):
