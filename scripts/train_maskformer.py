@@ -36,7 +36,8 @@ flags.DEFINE_integer("log_steps", 20, "Progress line every this many steps (dete
 FLAGS = flags.FLAGS
 
 DEFAULTS = {
-    "MODEL.BACKBONE.NAME": "build_resnet_backbone", "MODEL.RESNETS.DEPTH": 50,
+    "MODEL.BACKBONE.NAME": "build_resnet_backbone", "MODEL.BACKBONE.FREEZE_AT": 0,
+    "MODEL.RESNETS.DEPTH": 50,
     "MODEL.RESNETS.NORM": "FrozenBN", "MODEL.RESNETS.LAYERS": "", "MODEL.RESNETS.WIDTH": 64,
     "MODEL.SWIN.EMBED_DIM": 96, "MODEL.SWIN.DEPTHS": "2,2,6,2",
     "MODEL.SWIN.NUM_HEADS": "3,6,12,24", "MODEL.SWIN.WINDOW_SIZE": 7,
@@ -133,7 +134,8 @@ def model_config(cfg):
         backbone="swin" if name == "D2SwinTransformer" else f"resnet{cfg['MODEL.RESNETS.DEPTH']}",
         backbone_layers=_ints("MODEL.RESNETS.LAYERS", cfg["MODEL.RESNETS.LAYERS"]) or None,
         backbone_width=cfg["MODEL.RESNETS.WIDTH"], backbone_norm=norm,
-        frozen_stages=-1 if norm == "batch" else 0,
+        # detectron2 FREEZE_AT: 0 nothing, 1 the stem, 2 stem + res2, ...
+        frozen_stages=cfg["MODEL.BACKBONE.FREEZE_AT"] - 1,
         swin_embed_dim=cfg["MODEL.SWIN.EMBED_DIM"],
         swin_depths=_ints("MODEL.SWIN.DEPTHS", cfg["MODEL.SWIN.DEPTHS"]),
         swin_num_heads=_ints("MODEL.SWIN.NUM_HEADS", cfg["MODEL.SWIN.NUM_HEADS"]),

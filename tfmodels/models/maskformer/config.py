@@ -28,7 +28,7 @@ class MaskFormerConfig:
     backbone_layers: tuple | None = None
     backbone_width: int = 64
     backbone_norm: str = "frozen"
-    frozen_stages: int = 0  # detectron2 RESNETS/FREEZE_AT 0 in MaskFormer's configs
+    frozen_stages: int = -1  # detectron2 FREEZE_AT 0 (MaskFormer's configs): nothing frozen
     swin_embed_dim: int = 96
     swin_depths: tuple = (2, 2, 6, 2)
     swin_num_heads: tuple = (3, 6, 12, 24)
