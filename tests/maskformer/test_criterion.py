@@ -132,3 +132,18 @@ def test_gradients_flow_and_bad_labels():
     with pytest.raises(tf.errors.InvalidArgumentError, match="num_classes"):
         criterion.check_targets(bad, valid)
     criterion.check_targets(np.where(valid > 0, labels, 255), valid)  # padding ignored
+
+
+def test_images_without_targets():
+    """Crops without any segment: every query is "no object" (CE only, mask terms 0)."""
+    rng = np.random.RandomState(5)
+    logits = rng.randn(2, 4, 4).astype(np.float32)
+    outputs = {"class_queries_logits": logits,
+               "masks_queries_logits": rng.randn(2, 4, 5, 6).astype(np.float32)}
+    targets = {"labels": np.zeros((2, 0), np.int32), "masks": np.zeros((2, 0, 20, 24)),
+               "valid": np.zeros((2, 0), np.float32)}
+    losses = SetCriterion(3, deep_supervision=False)(outputs, targets)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    # all weights 0.1: the weighted mean is the plain mean of −log p(no object)
+    np.testing.assert_allclose(losses["loss_ce"].numpy(), -log_p[..., 3].mean(), rtol=1e-5)
+    assert float(losses["loss_mask"]) == 0.0 and float(losses["loss_dice"]) == 0.0

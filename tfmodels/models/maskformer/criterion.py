@@ -25,7 +25,6 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfmodels.models.detr.matcher import solve
-from tfmodels.models.maskformer.inference import resize_masks
 from tfmodels.models.maskformer.pixel_decoder import upsample_nearest
 
 
@@ -142,7 +141,9 @@ class SetCriterion:
         pred = tf.gather_nd(tf.cast(outputs["masks_queries_logits"], tf.float32),
                             tf.stack([b, q], 1))  # [N, h, w]
         tgt = tf.gather_nd(tf.cast(targets["masks"], tf.float32), bj)  # [N, H, W]
-        pred = resize_masks(pred[None], tf.shape(tgt)[1:3])[0]
+        # bilinear, half-pixel centres (PyTorch align_corners=False); masks as the batch axis
+        # so that an image set without any target (N = 0) works
+        pred = tf.image.resize(pred[..., None], tf.shape(tgt)[1:3], method="bilinear")[..., 0]
         n = tf.shape(pred)[0]
         pred, tgt = tf.reshape(pred, [n, -1]), tf.reshape(tgt, [n, -1])
         losses["loss_mask"] = focal_loss(pred, tgt, num_masks)
