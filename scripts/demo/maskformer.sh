@@ -6,7 +6,7 @@
 # served on raw PNG bytes by a process that cannot import tfmodels.
 set -euo pipefail
 : "${PY:=python}" "${DEMO_OUT:=demo_out/maskformer}"
-: "${MASKFORMER_STEPS:=200}"
+: "${MASKFORMER_STEPS:=150}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 mkdir -p "$DEMO_OUT"
