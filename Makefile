@@ -12,7 +12,7 @@ PIP_INSTALL := $(VENV)/bin/python -m pip install -q --no-warn-conflicts
 # cuInit probe on machines without a GPU) are dropped from the demo output; warnings and
 # other errors stay.
 DEMO_NOISE := ^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$$|^I[0-9]{4} [0-9:.]+ +[0-9]+ [A-Za-z0-9_]+\.cc:[0-9]+\] |^E[0-9]{4} [0-9:.]+ +[0-9]+ cuda_(platform|diagnostics|driver)\.cc:[0-9]+\] 
-DEMO_PARTS := foundation bert gru4rec vit sasrec detr
+DEMO_PARTS := foundation bert gru4rec vit sasrec detr maskformer
 ONLY ?= $(DEMO_PARTS)
 DEMO_OUT ?= demo_out
 PYTEST_ARGS ?= -q

@@ -151,8 +151,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     :class:`_Storage` objects through ``load_storage(key, dtype, numel)``.
     """
 
-    def __init__(self, file, load_storage=None, source="pickle"):
-        super().__init__(file)
+    def __init__(self, file, load_storage=None, source="pickle", encoding="ASCII"):
+        super().__init__(file, encoding=encoding)
         self._load_storage = load_storage
         self._source = source
         self.storages = {}
