@@ -12,10 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-# The fused LayerNorm library stays unloaded: the traced graph holds the composite form.
-os.environ["TFMODELS_DISABLE_CUSTOM_OPS"] = "1"
-
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -30,8 +27,7 @@ FLAGS = flags.FLAGS
 
 
 def main_impl():
-    import tensorflow as tf
-
+    from tfmodels import export
     from tfmodels.models.maskformer.serving import MaskFormerServing
     from tfmodels.models.maskformer.weights import restore_maskformer
 
@@ -48,8 +44,8 @@ def main_impl():
         raise ValueError(f"--thing_classes must be integers; got {FLAGS.thing_classes}") from None
     is_thing = [c in things if things else True for c in range(n)]
     module = MaskFormerServing(model, is_thing, FLAGS.size, FLAGS.max_size)
-    with io.atomic_directory(FLAGS.export_dir) as tmp:
-        tf.saved_model.save(module, tmp, signatures={"serving_default": module.serving_default})
+    export.save(module, FLAGS.export_dir,
+                signatures={"serving_default": module.serving_default})
     print(f"Exported MaskFormer to {FLAGS.export_dir}", flush=True)
 
 

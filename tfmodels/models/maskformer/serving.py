@@ -6,8 +6,8 @@ original's test transform (``ResizeShortestEdge``: shorter side ``size``, longer
 ``max_size``; ``size=0`` keeps the image as it is), normalises with ImageNet mean/std, runs
 the model, resizes the mask logits bilinearly to the input image size and returns
 ``semantic`` [H, W] int32, ``panoptic`` [H, W] int32 (0 = void, segment i has id i + 1),
-``segment_classes`` [S] int32 and ``segment_is_thing`` [S] bool. Exported with the LayerNorm
-op library disabled, the graph holds only standard TensorFlow ops.
+``segment_classes`` [S] int32 and ``segment_is_thing`` [S] bool. Exported through
+:func:`tfmodels.export.save`, the graph holds only standard TensorFlow ops.
 
 Deviation: the original resizes mask logits to the padded network input, crops, then resizes
 to the output size; here they go straight to the image size (one bilinear resize).
