@@ -134,7 +134,7 @@ def test_resolve_checkpoint(tmp_path):
     assert resolve_checkpoint(prefix) == prefix
     with pytest.raises(FileNotFoundError, match="holds no checkpoint"):
         resolve_checkpoint(str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="init_checkpoint not found"):
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         resolve_checkpoint(str(tmp_path / "nope.ckpt"))
 
 

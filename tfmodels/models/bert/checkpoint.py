@@ -191,15 +191,15 @@ def resolve_checkpoint(path):
         if len(bundles) == 1:
             return io.join(path, bundles[0])
         raise FileNotFoundError(
-            f"init_checkpoint: directory {path} holds no checkpoint (no 'checkpoint' state "
+            f"checkpoint directory {path} holds no checkpoint (no 'checkpoint' state "
             "file, no model.safetensors" + (f", several bundles {bundles}" if bundles else "")
             + ")")
     if path.endswith(".safetensors"):
         if not io.exists(path):
-            raise FileNotFoundError(f"init_checkpoint not found: {path}")
+            raise FileNotFoundError(f"checkpoint not found: {path}")
         return path
     if not io.exists(path + ".index"):
-        raise FileNotFoundError(f"init_checkpoint not found: {path} (no {path}.index)")
+        raise FileNotFoundError(f"checkpoint not found: {path} (no {path}.index)")
     return path
 
 

@@ -20,7 +20,10 @@ from tfmodels.models.bert.checkpoint import load_checkpoint, original_names, res
 
 def init_from_checkpoint(init_checkpoint, model, print_fn=print):
     """Loads ``init_checkpoint`` into the model's encoder and heads; returns the report."""
-    path = resolve_checkpoint(init_checkpoint)
+    try:
+        path = resolve_checkpoint(init_checkpoint)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"--init_checkpoint: {e}") from None
     heads = list(getattr(model, "heads", []))
     report = load_checkpoint(path, model.bert, heads)
     print_fn(f"Initialised from {path}: {report.summary()}")
