@@ -9,7 +9,7 @@
   steps (the original's ``StepLR(lr_drop)``, counted in steps rather than epochs). Gradient
   clipping (max norm 0.1) is the trainer's ``clip_norm``.
 - :func:`model_table` / :func:`make_checkpoint`: checkpoints keyed by each variable's Keras
-  path (``detr/transformer/decoder_layer_0/...``) with the AdamW slots, as
+  path below the model (``transformer/decoder_layer_0/...``) with the AdamW slots, as
   :class:`tfmodels.training.NamedCheckpoint` bundles (every weight, batch-norm statistics
   included, whatever containers the layers are held in).
 """
@@ -59,20 +59,27 @@ def make_optimizer(lr=1e-4, lr_backbone=1e-5, weight_decay=1e-4, lr_drop=None):
     return opt
 
 
+def _key(var):
+    """A variable's Keras path without its first part, the model's own name: Keras numbers
+    unnamed models per process (``mask_former_9``), while every sublayer here is named."""
+    return var.path.split("/", 1)[-1]
+
+
 def model_table(model):
-    """``{variable path: variable}`` of every model weight (trainable or not)."""
+    """``{variable path below the model: variable}`` of every weight (trainable or not)."""
     table = {}
     for var in model.weights:
-        if var.path in table:
-            raise ValueError(f"two model variables share the path {var.path}")
-        table[var.path] = var
+        key = _key(var)
+        if key in table:
+            raise ValueError(f"two model variables share the path {key}")
+        table[key] = var
     return table
 
 
 def make_checkpoint(model, optimizer, max_to_keep=5):
     """``checkpoint(directory)`` for the trainer: model weights + AdamW slots + step."""
     table = model_table(model)
-    trainable = {v.path: v for v in model.trainable_variables}
+    trainable = {_key(v): v for v in model.trainable_variables}
 
     def factory(directory):
         full = dict(table)
