@@ -11,15 +11,14 @@ does ``backbone_norm="batch"`` (trainable batch norm instead of frozen statistic
 from __future__ import annotations
 
 import dataclasses
-import json
 
-from tfmodels import io
+from tfmodels.models.config_json import JsonConfig
 
 BACKBONES = {"resnet50": 50, "resnet101": 101, "resnet152": 152}
 
 
 @dataclasses.dataclass
-class DetrConfig:
+class DetrConfig(JsonConfig):
     num_classes: int = 91  # COCO: max category id 90, + 1 (the original's num_classes)
     backbone: str = "resnet50"
     dilation: bool = False
@@ -57,25 +56,3 @@ class DetrConfig:
     @property
     def depth(self):
         return BACKBONES[self.backbone]
-
-    def to_dict(self):
-        d = dataclasses.asdict(self)
-        if d["backbone_layers"] is not None:
-            d["backbone_layers"] = list(d["backbone_layers"])
-        return d
-
-    @classmethod
-    def from_dict(cls, d):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown DetrConfig fields: {unknown}")
-        return cls(**d)
-
-    @classmethod
-    def from_json_file(cls, path):
-        return cls.from_dict(json.loads(io.read_text(path)))
-
-    def to_json_file(self, path):
-        with io.atomic_write(path, "w") as f:
-            f.write(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")

@@ -13,16 +13,15 @@ Fields mirror ``MODEL.SEM_SEG_HEAD`` (``num_classes``, ``pixel_decoder``, ``conv
 from __future__ import annotations
 
 import dataclasses
-import json
 
-from tfmodels import io
+from tfmodels.models.config_json import JsonConfig
 
 RESNETS = {"resnet50": 50, "resnet101": 101}
 PIXEL_DECODERS = ("BasePixelDecoder", "TransformerEncoderPixelDecoder")
 
 
 @dataclasses.dataclass
-class MaskFormerConfig:
+class MaskFormerConfig(JsonConfig):
     num_classes: int = 150  # ADE20K-150
     backbone: str = "resnet50"
     backbone_layers: tuple | None = None
@@ -74,26 +73,3 @@ class MaskFormerConfig:
                              "(GroupNorm with 32 groups)")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {self.dropout}")
-
-    def to_dict(self):
-        d = dataclasses.asdict(self)
-        for k, v in d.items():
-            if isinstance(v, tuple):
-                d[k] = list(v)
-        return d
-
-    @classmethod
-    def from_dict(cls, d):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown MaskFormerConfig fields: {unknown}")
-        return cls(**d)
-
-    @classmethod
-    def from_json_file(cls, path):
-        return cls.from_dict(json.loads(io.read_text(path)))
-
-    def to_json_file(self, path):
-        with io.atomic_write(path, "w") as f:
-            f.write(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")

@@ -15,16 +15,15 @@ rising linearly from 0 over the blocks (timm's rule).
 from __future__ import annotations
 
 import dataclasses
-import json
 
-from tfmodels import io
+from tfmodels.models.config_json import JsonConfig
 
 CLASSIFIERS = ("token", "gap")
 ACTIVATIONS = ("gelu_tanh", "gelu")
 
 
 @dataclasses.dataclass
-class ViTConfig:
+class ViTConfig(JsonConfig):
     """Configuration of a :class:`VisionTransformer`.
 
     ``image_size`` is an int (square) or ``(height, width)``; both must be multiples of
@@ -91,21 +90,12 @@ class ViTConfig:
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self):
-        d = dataclasses.asdict(self)
-        d["image_size"] = list(self.image_size)
-        return d
-
     @classmethod
     def from_dict(cls, d):
         d = dict(d)
         if d.get("model_type") == "vit":  # an HF config.json
             return cls.from_hf_dict(d)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown ViTConfig fields: {', '.join(unknown)}")
-        return cls(**d)
+        return super().from_dict(d)
 
     @classmethod
     def from_hf_dict(cls, d):
@@ -129,18 +119,6 @@ class ViTConfig:
             layer_norm_eps=d.get("layer_norm_eps", 1e-12),
             hidden_act="gelu",
         )
-
-    @classmethod
-    def from_json_file(cls, path):
-        try:
-            return cls.from_dict(json.loads(io.read_text(path)))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"ViT config {path} is not valid JSON: {e}") from e
-
-    def to_json_file(self, path):
-        with io.atomic_write(path, "w") as f:
-            f.write(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-
 
 def image_hw(size, name="image_size"):
     """``224`` or ``(224, 320)`` -> ``(h, w)`` of positive ints; raises naming ``name``."""
