@@ -11,7 +11,7 @@ PIP_INSTALL := $(VENV)/bin/python -m pip install -q --no-warn-conflicts
 # TensorFlow's C++ start-up lines (absl info lines written before its log level is read, the
 # cuInit probe on machines without a GPU) are dropped from the demo output; warnings and
 # other errors stay.
-DEMO_NOISE := ^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$$|^I[0-9]{4} [0-9:.]+ +[0-9]+ [A-Za-z0-9_]+\.cc:[0-9]+\] |^E[0-9]{4} [0-9:.]+ +[0-9]+ cuda_(platform|diagnostics|driver)\.cc:[0-9]+\] 
+DEMO_NOISE := ^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$$|^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$$|^I[0-9]{4} [0-9:.]+ +[0-9]+ [A-Za-z0-9_]+\.cc:[0-9]+\] |^E[0-9]{4} [0-9:.]+ +[0-9]+ cuda_(platform|diagnostics|driver)\.cc:[0-9]+\] 
 DEMO_PARTS := foundation bert gru4rec vit sasrec detr maskformer
 ONLY ?= $(DEMO_PARTS)
 DEMO_OUT ?= demo_out
@@ -30,7 +30,8 @@ $(PY):
 $(VENV)/.installed: $(PY) setup.cfg pyproject.toml
 	$(PIP_INSTALL) -e .
 	$(PIP_INSTALL) --no-deps $(DATA_PKGS)
-	$(PY) -m tfmodels.ops.build || echo "make: the LayerNorm op could not be built; LayerNorm will use the TF composite"
+	set -o pipefail; TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m tfmodels.ops.build 2>&1 | sed -u -E '/$(DEMO_NOISE)/d' \
+	  || echo "make: the LayerNorm op could not be built; LayerNorm will use the TF composite"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
